@@ -1,0 +1,35 @@
+/// What an access token stands for.
+public enum AccessTokenKind: String, Codable, Sendable {
+    /// The platform admin token made at bootstrap: every right on the whole tree.
+    case platformAdmin = "platform_admin"
+    /// A /v1 session of a user, made by signing in with e-mail and password.
+    case userSession = "user_session"
+}
+
+/// A bearer credential as the store keeps it: only the SHA-256 of the token is stored.
+public struct AccessTokenRecord: Sendable, Hashable {
+    public var id: Int64
+    public var tokenHash: String
+    public var kind: AccessTokenKind
+    public var userId: Int64?
+    public var expiresAt: Int64?
+    public var revokedAt: Int64?
+    public var createdAt: Int64
+
+    public init(id: Int64 = 0, tokenHash: String, kind: AccessTokenKind, userId: Int64?, expiresAt: Int64?, revokedAt: Int64? = nil, createdAt: Int64) {
+        self.id = id
+        self.tokenHash = tokenHash
+        self.kind = kind
+        self.userId = userId
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.createdAt = createdAt
+    }
+
+    /// Whether the token may be used at `now` (unix seconds).
+    public func isUsable(at now: Int64) -> Bool {
+        if revokedAt != nil { return false }
+        if let expiresAt, expiresAt <= now { return false }
+        return true
+    }
+}

@@ -1,0 +1,110 @@
+/// The declarative import/export file: the whole tenant tree with its users and clients.
+///
+/// Objects are named by stable natural keys (node `key`, user `email`, client `client_id`),
+/// never by database ids, so the same file can be applied to any installation and
+/// re-applying it changes nothing. Secrets appear only as hashes on export; on import a
+/// plain `password` or `secret` is accepted (for fixtures) and hashed.
+/// The schema is documented in `docs/import-format.md`.
+public struct TreeDocument: Codable, Sendable, Equatable {
+    /// The format version; this build reads and writes version 1.
+    public var version: Int
+    public var tenants: [TenantEntry]
+    public var users: [UserEntry]
+    public var clients: [ClientEntry]
+
+    public init(version: Int = 1, tenants: [TenantEntry] = [], users: [UserEntry] = [], clients: [ClientEntry] = []) {
+        self.version = version
+        self.tenants = tenants
+        self.users = users
+        self.clients = clients
+    }
+
+    enum CodingKeys: String, CodingKey { case version, tenants, users, clients }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        tenants = try c.decodeIfPresent([TenantEntry].self, forKey: .tenants) ?? []
+        users = try c.decodeIfPresent([UserEntry].self, forKey: .users) ?? []
+        clients = try c.decodeIfPresent([ClientEntry].self, forKey: .clients) ?? []
+    }
+
+    /// One node. `parent` is the key of its parent node (`platform` for the root).
+    public struct TenantEntry: Codable, Sendable, Equatable {
+        public var key: String
+        public var kind: TenantKind
+        public var parent: String?
+        public var name: String
+        public var enabled: Bool?
+        /// Feature switches by name; features not named are left as they are.
+        public var features: [String: Bool]?
+
+        public init(key: String, kind: TenantKind, parent: String?, name: String, enabled: Bool? = nil, features: [String: Bool]? = nil) {
+            self.key = key
+            self.kind = kind
+            self.parent = parent
+            self.name = name
+            self.enabled = enabled
+            self.features = features
+        }
+    }
+
+    /// One user, in the node with key `tenant`.
+    public struct UserEntry: Codable, Sendable, Equatable {
+        public var email: String
+        public var tenant: String
+        public var name: String
+        public var permissions: [Permission]?
+        public var enabled: Bool?
+        /// A plain password (fixtures only); hashed on import, never exported.
+        public var password: String?
+        /// A stored hash, as exported.
+        public var passwordHash: String?
+
+        enum CodingKeys: String, CodingKey {
+            case email, tenant, name, permissions, enabled, password
+            case passwordHash = "password_hash"
+        }
+
+        public init(email: String, tenant: String, name: String, permissions: [Permission]? = nil, enabled: Bool? = nil, password: String? = nil, passwordHash: String? = nil) {
+            self.email = email
+            self.tenant = tenant
+            self.name = name
+            self.permissions = permissions
+            self.enabled = enabled
+            self.password = password
+            self.passwordHash = passwordHash
+        }
+    }
+
+    /// One API client, in the node with key `tenant`.
+    public struct ClientEntry: Codable, Sendable, Equatable {
+        public var clientId: String
+        public var tenant: String
+        public var name: String
+        public var scopes: [Scope]
+        public var provisioning: Bool?
+        public var enabled: Bool?
+        /// A plain secret (fixtures only); hashed on import, never exported.
+        public var secret: String?
+        /// The SHA-256 hex of the secret, as exported.
+        public var secretHash: String?
+
+        enum CodingKeys: String, CodingKey {
+            case tenant, name, scopes, provisioning, enabled, secret
+            case clientId = "client_id"
+            case secretHash = "secret_hash"
+        }
+
+        public init(clientId: String, tenant: String, name: String, scopes: [Scope], provisioning: Bool? = nil, enabled: Bool? = nil, secret: String? = nil, secretHash: String? = nil) {
+            self.clientId = clientId
+            self.tenant = tenant
+            self.name = name
+            self.scopes = scopes
+            self.provisioning = provisioning
+            self.enabled = enabled
+            self.secret = secret
+            self.secretHash = secretHash
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import GatehouseCore
+import GatehouseStore
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+
+/// Builds the Gatehouse HTTP application: database service, migrations and bootstrap at
+/// start, middleware, and every route. `gatehouse serve` and the tests both call this.
+public func buildApplication(_ configuration: GatehouseConfiguration, logger: Logger? = nil) throws -> some ApplicationProtocol {
+    var logger = logger ?? Logger(label: "gatehouse")
+    logger.logLevel = configuration.logLevel
+    _ = MetricsRegistry.shared
+
+    let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: logger)
+    if case .sqlite = configuration.resolvedDatabase {
+        try SecureFile.makeDirectory(configuration.dataDirectory)
+    }
+    let store = SQLStore(database: database)
+    let management = Management(store: store, hasher: PasswordHasher(rounds: configuration.passwordHashRounds),
+                                sessionLifetime: configuration.sessionLifetime)
+    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store, management: management)
+
+    let router = gatehouse.makeRouter()
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Gatehouse"),
+        services: [database],
+        logger: logger)
+    let startLogger = logger
+    app.beforeServerStarts {
+        let logger = startLogger
+        let applied = try await Migrator(database: database).migrate()
+        if !applied.isEmpty { logger.notice("database migrated", metadata: ["versions": "\(applied)", "engine": "\(database.engine.rawValue)"]) }
+        try await Bootstrap.run(store: store, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
+    }
+    return app
+}
+
+extension GatehouseApp {
+    /// The router with its middleware and every route; the route table feeds 405 answers.
+    func makeRouter() -> Router<GatehouseRequestContext> {
+        let router = Router(context: GatehouseRequestContext.self)
+        let table = RouteTableBox()
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorMiddleware(routes: table))
+        addOperationRoutes(to: router)
+        addSessionRoutes(to: router)
+        addTenantRoutes(to: router)
+        addUserRoutes(to: router)
+        addClientRoutes(to: router)
+        addAuditRoutes(to: router)
+        table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
+        return router
+    }
+}
+
+/// Holds the route table, filled in once the routes are registered.
+final class RouteTableBox: Sendable {
+    private let value = NIOLockedValueBox(RouteTable([]))
+    func set(_ table: RouteTable) { value.withLockedValue { $0 = table } }
+    var table: RouteTable { value.withLockedValue { $0 } }
+}
+
+/// The routes Gatehouse serves, for the OpenAPI consistency test.
+public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> RouteTable {
+    let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: Logger(label: "routes"))
+    let store = SQLStore(database: database)
+    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store,
+                                 management: Management(store: store, hasher: PasswordHasher()))
+    let router = gatehouse.makeRouter()
+    return RouteTable(router.routes.map { ($0.method, $0.path.description) })
+}

@@ -1,0 +1,47 @@
+import GatehouseCore
+import GatehouseStore
+import Hummingbird
+import Logging
+
+/// The parts every route handler needs: the database, the core services, the configuration.
+struct GatehouseApp: Sendable {
+    let configuration: GatehouseConfiguration
+    let database: any Database
+    let store: SQLStore
+    let management: Management
+
+    /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.
+    func caller(_ request: Request) async throws -> Caller {
+        try await management.caller(bearer: Self.bearerToken(request))
+    }
+
+    /// The bearer token of a request, or `unauthenticated` when there is none.
+    static func bearerToken(_ request: Request) throws -> String {
+        guard let header = request.headers[.authorization] else {
+            throw GatehouseError(.unauthenticated, "an Authorization: Bearer token is required")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw GatehouseError(.unauthenticated, "the Authorization header must be 'Bearer <token>'")
+        }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// A page request from `limit` and `cursor`.
+    static func page(_ request: Request) throws -> PageRequest {
+        try PageRequest.parse(limit: request.query("limit"), cursor: request.query("cursor"))
+    }
+
+    /// An optional integer query parameter.
+    static func int64(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = request.query(name), !text.isEmpty else { return nil }
+        guard let value = Int64(text), value > 0 else {
+            throw GatehouseError(.invalidRequest, "\(name) must be a positive integer", field: name)
+        }
+        return value
+    }
+
+    func body<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try await JSON.decode(type, from: request, limit: configuration.maxBodySize)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Logging
+
+/// Everything `gatehouse serve` can be told: where to listen, where the data lives, limits.
+public struct GatehouseConfiguration: Sendable {
+    /// Address to bind the HTTP listener to.
+    public var host: String
+    /// Port of the HTTP listener (0 picks a free one).
+    public var port: Int
+    /// The URL clients reach Gatehouse at (used in links and issued configuration).
+    public var publicURL: String?
+    /// Directory for the embedded database and the bootstrap credentials.
+    public var dataDirectory: String
+    /// PostgreSQL (or an explicit SQLite file); `nil` means SQLite in the data directory.
+    public var database: DatabaseConfiguration?
+    /// Largest request body accepted, in bytes.
+    public var maxBodySize: Int
+    /// PBKDF2 rounds for new password hashes.
+    public var passwordHashRounds: Int
+    /// Lifetime of a /v1 user session, in seconds.
+    public var sessionLifetime: Int64
+    public var logLevel: Logger.Level
+    /// Whether bootstrap may print the paths of new credentials (off in tests).
+    public var announceBootstrap: Bool
+
+    /// A configuration with the documented defaults.
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, dataDirectory: String = "./gatehouse-data",
+        database: DatabaseConfiguration? = nil, maxBodySize: Int = 1 << 20, passwordHashRounds: Int = PasswordHasher.defaultRounds,
+        sessionLifetime: Int64 = 12 * 3600, logLevel: Logger.Level = .info, announceBootstrap: Bool = true
+    ) {
+        self.host = host
+        self.port = port
+        self.publicURL = publicURL
+        self.dataDirectory = dataDirectory
+        self.database = database
+        self.maxBodySize = maxBodySize
+        self.passwordHashRounds = passwordHashRounds
+        self.sessionLifetime = sessionLifetime
+        self.logLevel = logLevel
+        self.announceBootstrap = announceBootstrap
+    }
+
+    /// The database to use: the configured one, or `gatehouse.sqlite` in the data directory.
+    public var resolvedDatabase: DatabaseConfiguration {
+        database ?? .sqlite(path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("gatehouse.sqlite").path)
+    }
+}

@@ -1,0 +1,24 @@
+import GatehouseCore
+import Hummingbird
+
+extension GatehouseApp {
+    /// Sign-in for admin users (/v1 sessions) and who-am-I.
+    func addSessionRoutes(to router: Router<GatehouseRequestContext>) {
+        router.post("/v1/sessions") { request, _ in
+            let body = try await self.body(V1.SignIn.self, request)
+            let session = try await management.signIn(email: body.email, password: body.password)
+            return try JSON.response(V1.Session(token: session.token, expiresAt: session.expiresAt, user: session.user), status: .created)
+        }
+        router.delete("/v1/sessions/current") { request, _ in
+            _ = try await caller(request)
+            try await management.revoke(bearer: Self.bearerToken(request))
+            return Response(status: .noContent)
+        }
+        router.get("/v1/me") { request, _ in
+            switch try await caller(request) {
+            case .platformAdmin, .system: return try JSON.response(V1.Me(kind: "platform_admin", user: nil, tenant: nil))
+            case .user(let user, let tenant): return try JSON.response(V1.Me(kind: "user", user: user, tenant: tenant))
+            }
+        }
+    }
+}

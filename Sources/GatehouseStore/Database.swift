@@ -1,0 +1,90 @@
+import GatehouseCore
+import Logging
+import Metrics
+import ServiceLifecycle
+import SQLKit
+
+/// The SQL engine behind a ``Database``.
+public enum DatabaseEngine: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// A pool of SQL connections to one database, run as a `Service`.
+///
+/// Queries are written once with SQLKit and run on both engines; the few places where the
+/// engines differ (DDL, locking) switch on ``engine``.
+public protocol Database: Service {
+    var engine: DatabaseEngine { get }
+    /// Leases a connection for the duration of `body`.
+    func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Closes every connection; further calls fail.
+    func shutdown() async
+}
+
+/// Counts connection leases for /metrics.
+struct PoolMetrics: Sendable {
+    let inUse: Meter
+    let leases: Counter
+    let failures: Counter
+
+    init(engine: DatabaseEngine) {
+        inUse = Meter(label: "gatehouse_db_connections_in_use", dimensions: [("engine", engine.rawValue)])
+        leases = Counter(label: "gatehouse_db_leases_total", dimensions: [("engine", engine.rawValue)])
+        failures = Counter(label: "gatehouse_db_errors_total", dimensions: [("engine", engine.rawValue)])
+    }
+}
+
+extension Database {
+    /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
+    /// On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`) so writers never deadlock.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withConnection { db in
+            try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    public func ping() async throws {
+        _ = try await withConnection { db in try await db.raw("SELECT 1 AS one").first() }
+    }
+}
+
+/// Opens `configuration`, runs the database service around `body`, and shuts it down after.
+public func withDatabase<T: Sendable>(
+    _ configuration: DatabaseConfiguration, logger: Logger, _ body: @Sendable (any Database) async throws -> T
+) async throws -> T {
+    let database = try DatabaseFactory.open(configuration, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await database.run() }
+        do {
+            let result = try await body(database)
+            await database.shutdown()
+            group.cancelAll()
+            return result
+        } catch {
+            await database.shutdown()
+            group.cancelAll()
+            throw error
+        }
+    }
+}
+
+/// Opens databases by configuration.
+public enum DatabaseFactory {
+    /// A new, not yet running, database for `configuration`.
+    public static func open(_ configuration: DatabaseConfiguration, logger: Logger) throws -> any Database {
+        switch configuration {
+        case .sqlite(let path): return SQLiteDatabasePool(path: path, logger: logger)
+        case .postgres(let url, let schema): return try PostgresDatabasePool(url: url, schema: schema, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import GatehouseCore
+import SQLKit
+
+/// The SQL implementation of Gatehouse's stores, one set of queries for SQLite and PostgreSQL.
+///
+/// Every query is parameterised (SQLKit `\(bind:)`); every mutation runs in one transaction
+/// together with its audit entry.
+public struct SQLStore: ManagementStore {
+    public let database: any Database
+
+    /// A store over a running, migrated database.
+    public init(database: any Database) {
+        self.database = database
+    }
+
+    /// Writes an audit entry inside the caller's transaction.
+    static func audit(_ db: any SQLDatabase, at: Int64, intent: AuditIntent, action: String, targetType: String, targetId: String, tenantId: Int64?) async throws {
+        var path: String?
+        if let tenantId {
+            path = try await db.raw("SELECT path FROM tenants WHERE id = \(bind: tenantId)").first()?.decode(column: "path", as: String.self)
+        }
+        try await db.raw("""
+            INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail)
+            VALUES (\(bind: at), \(bind: intent.actor), \(bind: action), \(bind: targetType), \(bind: targetId), \(bind: tenantId), \(bind: path), \(bind: intent.detail))
+            """).run()
+    }
+
+    /// Keyset paging: fetches `limit + 1` rows to know whether there is a next page.
+    static func page<T>(_ rows: [T], limit: Int, id: (T) -> Int64) -> Page<T> {
+        if rows.count > limit {
+            let items = Array(rows.prefix(limit))
+            return Page(items: items, nextCursor: items.last.map { String(id($0)) })
+        }
+        return Page(items: rows, nextCursor: nil)
+    }
+
+    /// `path LIKE 'prefix%'`, with LIKE's wildcards escaped (paths hold only digits and '/').
+    static func likePrefix(_ path: String) -> String {
+        path.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+    }
+}
