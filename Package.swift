@@ -87,6 +87,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "GatehouseTestSupport",
+            dependencies: ["GatehouseCore", "GatehouseStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/GatehouseTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GatehouseCoreTests",
             dependencies: ["GatehouseCore"],
@@ -94,20 +100,20 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseStoreTests",
-            dependencies: ["GatehouseCore", "GatehouseStore"],
+            dependencies: ["GatehouseCore", "GatehouseStore", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatehouseServerTests",
             dependencies: [
-                "GatehouseCore", "GatehouseStore", "GatehouseServer",
+                "GatehouseCore", "GatehouseStore", "GatehouseServer", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatehouseIntegrationTests",
-            dependencies: ["GatehouseCore"],
+            dependencies: ["GatehouseCore", "GatehouseStore", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

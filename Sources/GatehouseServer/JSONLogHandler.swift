@@ -34,7 +34,7 @@ public struct JSONLogHandler: LogHandler {
         fields["level"] = level.rawValue
         fields["label"] = label
         fields["msg"] = message.description
-        guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
         FileHandle.standardError.write(data)
     }

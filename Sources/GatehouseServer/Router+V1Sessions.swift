@@ -10,7 +10,9 @@ extension GatehouseApp {
             return try JSON.response(V1.Session(token: session.token, expiresAt: session.expiresAt, user: session.user), status: .created)
         }
         router.delete("/v1/sessions/current") { request, _ in
-            _ = try await caller(request)
+            guard case .user = try await caller(request) else {
+                throw GatehouseError(.conflict, "the platform admin token is not a session; replace it with 'gatehouse admin-token --rotate'")
+            }
             try await management.revoke(bearer: Self.bearerToken(request))
             return Response(status: .noContent)
         }

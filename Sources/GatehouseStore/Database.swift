@@ -20,6 +20,8 @@ public protocol Database: Service {
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection; further calls fail.
     func shutdown() async
+    /// Runs `body` holding the process-wide writer lock, where the engine needs one.
+    func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
 }
 
 /// Counts connection leases for /metrics.
@@ -39,7 +41,7 @@ extension Database {
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     /// On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`) so writers never deadlock.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withConnection { db in
+        try await serializingWrites { try await self.withConnection { db in
             try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
             do {
                 let result = try await body(db)
@@ -49,7 +51,7 @@ extension Database {
                 try? await db.raw("ROLLBACK").run()
                 throw error
             }
-        }
+        } }
     }
 
     /// Whether the database answers a trivial query.

@@ -49,4 +49,9 @@ public final class PostgresDatabasePool: Database {
     }
 
     public func shutdown() async {}
+
+    /// PostgreSQL handles concurrent writers itself.
+    public func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await body()
+    }
 }

@@ -3,7 +3,7 @@ import SQLKit
 
 extension SQLStore {
     public func insertAccessToken(_ token: AccessTokenRecord) async throws {
-        try await database.withConnection { db in
+        try await database.transaction { db in
             try await db.raw("""
                 INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at)
                 VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt), \(bind: token.createdAt))
@@ -30,7 +30,7 @@ extension SQLStore {
     }
 
     public func revokeAccessToken(hash: String, at: Int64) async throws -> Bool {
-        try await database.withConnection { db in
+        try await database.transaction { db in
             let rows = try await db.raw("""
                 UPDATE access_tokens SET revoked_at = \(bind: at) WHERE token_hash = \(bind: hash) AND revoked_at IS NULL RETURNING id
                 """).all()

@@ -9,8 +9,10 @@ import SQLKit
 
 /// The embedded default: a small pool of connections to one SQLite file in WAL mode.
 ///
-/// Readers run side by side; writers take the write lock with `BEGIN IMMEDIATE` and wait
-/// for each other (busy timeout), so concurrent requests never see `SQLITE_BUSY`.
+/// Readers run side by side on their own thread pool. Writers queue on an async lock in the
+/// process and then take SQLite's write lock with `BEGIN IMMEDIATE`, so no thread ever sits
+/// in SQLite's busy handler waiting for a writer that needs a thread to finish. One process
+/// owns a SQLite file (several nodes need PostgreSQL).
 /// `synchronous=NORMAL` in WAL mode keeps every committed transaction across a crash
 /// of the process.
 public final class SQLiteDatabasePool: Database {
@@ -19,6 +21,7 @@ public final class SQLiteDatabasePool: Database {
     let logger: Logger
     let state: SQLitePoolState
     let metrics = PoolMetrics(engine: .sqlite)
+    let writer = AsyncMutex()
 
     /// A pool over the SQLite file at `path` with at most `maxConnections` connections.
     public init(path: String, maxConnections: Int = 4, logger: Logger) {
@@ -48,8 +51,23 @@ public final class SQLiteDatabasePool: Database {
         }
     }
 
+    public func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await writer.lock()
+        do {
+            let result = try await body()
+            await writer.unlock()
+            return result
+        } catch {
+            await writer.unlock()
+            throw error
+        }
+    }
+
     public func run() async throws {
-        try? await gracefulShutdown()
+        // Nothing runs in the background: wait for graceful shutdown (or cancellation), then close.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        }
         await shutdown()
     }
 
@@ -79,19 +97,25 @@ actor SQLitePoolState {
         if let connection = idle.popLast() { return connection }
         if opened < maxConnections {
             opened += 1
+            let connection: SQLiteConnection
             do {
-                return try await Self.open(path: path, logger: logger)
+                connection = try await Self.open(path: path, logger: logger)
             } catch {
                 opened -= 1
                 throw error
             }
+            if closed {  // the pool closed while this connection was opening
+                try? await connection.close().get()  // the future-based close ignores task cancellation
+                throw GatehouseError(.unavailable, "the database is closed")
+            }
+            return connection
         }
         return try await withCheckedThrowingContinuation { waiters.append($0) }
     }
 
     func release(_ connection: SQLiteConnection) async {
         if closed {
-            try? await connection.close()
+            try? await connection.close().get()  // the future-based close ignores task cancellation
             return
         }
         if !waiters.isEmpty {
@@ -111,15 +135,48 @@ actor SQLitePoolState {
     }
 
     static func open(path: String, logger: Logger) async throws -> SQLiteConnection {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: SQLiteThreads.pool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+        ).get()
         do {
             for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
                 _ = try await connection.query(pragma).get()
             }
         } catch {
-            try? await connection.close()
+            try? await connection.close().get()  // the future-based close ignores task cancellation
             throw error
         }
         return connection
+    }
+}
+
+/// The threads SQLite calls run on (blocking C calls never run on event loops).
+enum SQLiteThreads {
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 8)
+        pool.start()
+        return pool
+    }()
+}
+
+/// A FIFO async lock: waiters suspend, they never block a thread.
+actor AsyncMutex {
+    var locked = false
+    var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func lock() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func unlock() {
+        if waiters.isEmpty {
+            locked = false
+        } else {
+            waiters.removeFirst().resume()
+        }
     }
 }

@@ -1,0 +1,35 @@
+import GatehouseStore
+import GatehouseTestSupport
+import Testing
+
+/// The store contract on the embedded default, always.
+@Suite("Store contract on SQLite")
+struct SQLiteStoreContractTests {
+    @Test func migrationsAreIdempotent() async throws { try await StoreContract.migrationsAreIdempotent(.sqlite) }
+    @Test func upgradeKeepsData() async throws { try await StoreContract.upgradeKeepsData(.sqlite) }
+    @Test func newerSchemaIsRefused() async throws { try await StoreContract.newerSchemaIsRefused(.sqlite) }
+    @Test func concurrentNodesMigrateOnce() async throws { try await StoreContract.concurrentNodesMigrateOnce(.sqlite) }
+    @Test func tenantTree() async throws { try await StoreContract.tenantTree(.sqlite) }
+    @Test func featureSwitches() async throws { try await StoreContract.featureSwitches(.sqlite) }
+    @Test func usersAndSessions() async throws { try await StoreContract.usersAndSessions(.sqlite) }
+    @Test func clients() async throws { try await StoreContract.clients(.sqlite) }
+    @Test func failedWritesLeaveNothing() async throws { try await StoreContract.failedWritesLeaveNothing(.sqlite) }
+    @Test func auditIsScoped() async throws { try await StoreContract.auditIsScoped(.sqlite) }
+    @Test func bootstrapHappensOnce() async throws { try await StoreContract.bootstrapHappensOnce(.sqlite) }
+}
+
+/// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
+@Suite("Store contract on PostgreSQL", .enabled(if: TestDatabases.postgresURL != nil, Comment(rawValue: TestDatabases.postgresSkipReason)))
+struct PostgresStoreContractTests {
+    @Test func migrationsAreIdempotent() async throws { try await StoreContract.migrationsAreIdempotent(.postgres) }
+    @Test func upgradeKeepsData() async throws { try await StoreContract.upgradeKeepsData(.postgres) }
+    @Test func newerSchemaIsRefused() async throws { try await StoreContract.newerSchemaIsRefused(.postgres) }
+    @Test func concurrentNodesMigrateOnce() async throws { try await StoreContract.concurrentNodesMigrateOnce(.postgres) }
+    @Test func tenantTree() async throws { try await StoreContract.tenantTree(.postgres) }
+    @Test func featureSwitches() async throws { try await StoreContract.featureSwitches(.postgres) }
+    @Test func usersAndSessions() async throws { try await StoreContract.usersAndSessions(.postgres) }
+    @Test func clients() async throws { try await StoreContract.clients(.postgres) }
+    @Test func failedWritesLeaveNothing() async throws { try await StoreContract.failedWritesLeaveNothing(.postgres) }
+    @Test func auditIsScoped() async throws { try await StoreContract.auditIsScoped(.postgres) }
+    @Test func bootstrapHappensOnce() async throws { try await StoreContract.bootstrapHappensOnce(.postgres) }
+}
