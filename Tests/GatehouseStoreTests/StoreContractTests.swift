@@ -16,6 +16,9 @@ struct SQLiteStoreContractTests {
     @Test func failedWritesLeaveNothing() async throws { try await StoreContract.failedWritesLeaveNothing(.sqlite) }
     @Test func auditIsScoped() async throws { try await StoreContract.auditIsScoped(.sqlite) }
     @Test func bootstrapHappensOnce() async throws { try await StoreContract.bootstrapHappensOnce(.sqlite) }
+    @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.sqlite) }
+    @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.sqlite) }
+    @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -32,4 +35,7 @@ struct PostgresStoreContractTests {
     @Test func failedWritesLeaveNothing() async throws { try await StoreContract.failedWritesLeaveNothing(.postgres) }
     @Test func auditIsScoped() async throws { try await StoreContract.auditIsScoped(.postgres) }
     @Test func bootstrapHappensOnce() async throws { try await StoreContract.bootstrapHappensOnce(.postgres) }
+    @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.postgres) }
+    @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.postgres) }
+    @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
 }

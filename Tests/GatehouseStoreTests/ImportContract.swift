@@ -1,0 +1,112 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import GatehouseTestSupport
+import Testing
+
+/// `gatehouse import` / `export` semantics, on every engine.
+enum ImportContract {
+    static let hasher = PasswordHasher(rounds: PasswordHasher.minimumRounds)
+
+    static let document = TreeDocument(
+        tenants: [
+            .init(key: "acme-res", kind: .reseller, parent: "acme", name: "Acme Resale"),  // parent listed later: order is free
+            .init(key: "acme", kind: .distributor, parent: nil, name: "Acme", features: ["generate_access_token": true]),
+            .init(key: "shop-1", kind: .account, parent: "acme-res", name: "Shop 1", enabled: false),
+        ],
+        users: [
+            .init(email: "Dealer@Acme.example", tenant: "acme", name: "Dealer", permissions: [.manageUsers, .generateAccessToken], password: "dealer password"),
+            .init(email: "owner@shop.example", tenant: "shop-1", name: "Owner", password: "owner password"),
+        ],
+        clients: [
+            .init(clientId: "acme-backend", tenant: "acme", name: "Acme back end", scopes: [.read, .write], provisioning: true, secret: "qwertyuiopasdfghjklzxcvbnm12345"),
+        ])
+
+    static func importIsIdempotent(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let importer = TreeImporter(store: store, hasher: hasher)
+            let first = try await importer.apply(document)
+            #expect(first.created == 6 && first.updated == 0)
+            let auditAfterFirst = try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items.count
+
+            let second = try await importer.apply(document)
+            #expect(second.created == 0 && second.updated == 0 && second.unchanged == 6)
+            #expect(try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items.count == auditAfterFirst)
+
+            let shop = try #require(try await store.tenant(key: "shop-1"))
+            #expect(!shop.enabled)
+            let reseller = try #require(try await store.tenant(key: "acme-res"))
+            #expect(shop.parentId == reseller.id)
+            let acme = try #require(try await store.tenant(key: "acme"))
+            #expect(try await store.features(tenantId: acme.id) == [FeatureSwitch(feature: .generateAccessToken, enabled: true)])
+            let dealer = try #require(try await store.user(email: "dealer@acme.example"))
+            #expect(hasher.verify("dealer password", against: dealer.passwordHash ?? ""))
+            #expect(dealer.user.permissions == [.generateAccessToken, .manageUsers])
+            let client = try #require(try await store.client(clientId: "acme-backend"))
+            #expect(Secrets.matches("qwertyuiopasdfghjklzxcvbnm12345", hash: client.secretHash))
+            #expect(client.client.provisioning)
+
+            // A changed file changes exactly what changed.
+            var changed = document
+            changed.tenants[2].name = "Shop One"
+            changed.users[1].password = "a new password"
+            let third = try await importer.apply(changed)
+            #expect(third.created == 0 && third.updated == 2 && third.unchanged == 4)
+            #expect(try await store.tenant(key: "shop-1")?.name == "Shop One")
+        }
+    }
+
+    static func exportRoundTrips(_ engine: DatabaseEngine) async throws {
+        let exported = try await TestDatabases.withMigrated(engine) { database in
+            let importer = TreeImporter(store: SQLStore(database: database), hasher: hasher)
+            _ = try await importer.apply(document)
+            return try await importer.export()
+        }
+        // Secrets leave only as hashes.
+        let text = String(decoding: try JSONEncoder().encode(exported), as: UTF8.self)
+        #expect(!text.contains("dealer password") && !text.contains("qwertyuiopasdfghjklzxcvbnm12345"))
+        #expect(exported.users.allSatisfy { $0.password == nil && $0.passwordHash?.hasPrefix("pbkdf2-sha256$") == true })
+        // Importing the export elsewhere gives the same export, and sign-in secrets still work.
+        try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let importer = TreeImporter(store: store, hasher: hasher)
+            let report = try await importer.apply(exported)
+            #expect(report.created == 6)
+            #expect(try await importer.export() == exported)
+            #expect(hasher.verify("owner password", against: try await store.user(email: "owner@shop.example")?.passwordHash ?? ""))
+        }
+    }
+
+    static func badFilesWriteNothing(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let importer = TreeImporter(store: store, hasher: hasher)
+            var orphan = document
+            orphan.users.append(.init(email: "x@example.com", tenant: "nowhere", name: "X"))
+            var cycle = document
+            cycle.tenants.append(contentsOf: [.init(key: "p", kind: .reseller, parent: "q", name: "P"), .init(key: "q", kind: .reseller, parent: "p", name: "Q")])
+            var badKind = document
+            badKind.tenants.append(.init(key: "bad", kind: .distributor, parent: "shop-1", name: "Bad"))
+            var duplicate = document
+            duplicate.clients.append(duplicate.clients[0])
+            var memberPermissions = document
+            memberPermissions.users[1].permissions = [.manageUsers]
+            var version = document
+            version.version = 2
+            for bad in [orphan, cycle, badKind, duplicate, memberPermissions, version] {
+                await #expect(throws: GatehouseError.self) { _ = try await importer.apply(bad) }
+            }
+            #expect(try await store.listTenants(under: nil, kind: nil, parentId: nil, page: PageRequest()).items.count == 1)
+            #expect(try await store.listAudit(under: nil, page: PageRequest()).items.isEmpty)
+
+            // Moving an existing node is refused before anything is written.
+            _ = try await importer.apply(document)
+            var moved = document
+            moved.tenants[2].parent = "acme"
+            moved.tenants[1].name = "Renamed"
+            await #expect(throws: GatehouseError.self) { _ = try await importer.apply(moved) }
+            #expect(try await store.tenant(key: "acme")?.name == "Acme")
+        }
+    }
+}
