@@ -1,0 +1,67 @@
+import Foundation
+import GatehouseStore
+import GatehouseTestSupport
+import Testing
+
+/// Several `gatehouse serve` processes against one PostgreSQL, side by side.
+@Suite("Several nodes on one PostgreSQL", .serialized, .enabled(if: TestDatabases.postgresURL != nil, Comment(rawValue: TestDatabases.postgresSkipReason)))
+struct MultiNodeTests {
+    @Test func twoNodesShareEverything() async throws {
+        let base = try PostgresURL(try #require(TestDatabases.postgresURL))
+        let database = "gh_live_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await withDatabase(.postgres(base, schema: nil), logger: TestDatabases.logger) { admin in
+            try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(database))").run() }
+        }
+        let url = "postgres://\(base.username)\(base.password.map { ":\($0)" } ?? "")@\(base.host):\(base.port)/\(database)"
+
+        // Both nodes start at the same moment: migrations and bootstrap race and happen once.
+        var nodes: [LiveServer] = []
+        for _ in 0..<2 {
+            let port = LiveServer.freePort()
+            let directory = try TestDatabases.temporaryDirectory()
+            nodes.append(try LiveServer(arguments: ["--port", String(port), "--database-url", url, "--data-dir", directory],
+                                        environment: ["GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"], port: port, dataDirectory: directory))
+        }
+        for node in nodes {
+            #expect(try await node.waitUntilHealthy(), "\(node.stderr)")
+            #expect(try await node.request("GET", "/readyz").json["database"] as? String == "postgres")
+            #expect(FileManager.default.fileExists(atPath: node.dataDirectory + "/ca.pem"))
+        }
+        let tokens = nodes.compactMap(\.adminToken)
+        #expect(tokens.count == 1, "exactly one node bootstraps")
+        let token = try #require(tokens.first)
+        let (a, b) = (nodes[0], nodes[1])
+
+        // What one node writes, the other serves; a session ended on one node is dead on the other.
+        let created = try await a.request("POST", "/v1/tenants", token: token, json: #"{"kind":"distributor","parent_id":1,"name":"Shared","key":"shared"}"#)
+        let id = try #require((created.json["id"] as? NSNumber)?.intValue)
+        #expect(try await b.request("GET", "/v1/tenants/\(id)", token: token).json["key"] as? String == "shared")
+        #expect(try await b.request("POST", "/v1/users", token: token,
+                                    json: #"{"tenant_id":\#(id),"email":"n@example.com","name":"N","password":"node password","permissions":["manage_users"]}"#).status == 201)
+        let session = try await a.request("POST", "/v1/sessions", json: #"{"email":"n@example.com","password":"node password"}"#)
+        let sessionToken = try #require(session.json["token"] as? String)
+        #expect(try await b.request("GET", "/v1/me", token: sessionToken).status == 200)
+        #expect(try await a.request("DELETE", "/v1/sessions/current", token: sessionToken).status == 204)
+        #expect(try await b.request("GET", "/v1/me", token: sessionToken).status == 401)
+
+        // Concurrent creates through both nodes: unique keys hold across nodes.
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<20 {
+                let node = nodes[index % 2]
+                group.addTask {
+                    try await node.request("POST", "/v1/tenants", token: token, json: #"{"kind":"account","parent_id":1,"name":"Same","key":"same-key"}"#).status
+                }
+            }
+            var statuses: [Int] = []
+            for try await status in group { statuses.append(status) }
+            return statuses
+        }
+        #expect(results.filter { $0 == 201 }.count == 1)
+        #expect(results.filter { $0 == 409 }.count == 19)
+
+        for node in nodes { #expect(try await node.stop() == 0) }
+        try await withDatabase(.postgres(base, schema: nil), logger: TestDatabases.logger) { admin in
+            try await admin.withConnection { db in try await db.raw("DROP DATABASE \(unsafeRaw: String(database)) WITH (FORCE)").run() }
+        }
+    }
+}
