@@ -232,48 +232,42 @@ public struct TreeImporter: Sendable {
     public func export() async throws -> TreeDocument {
         var document = TreeDocument()
         var keys: [Int64: String] = [:]
-        var page = PageRequest(limit: PageRequest.maxLimit)
-        while true {
-            let result = try await store.listTenants(under: nil, kind: nil, parentId: nil, page: page)
-            for tenant in result.items {
-                keys[tenant.id] = tenant.key
-                let features = try await store.features(tenantId: tenant.id)
-                let featureMap = features.isEmpty ? nil : Dictionary(uniqueKeysWithValues: features.map { ($0.feature.rawValue, $0.enabled) })
-                if tenant.kind == .platform {
-                    if featureMap != nil {
-                        document.tenants.append(.init(key: tenant.key, kind: .platform, parent: nil, name: tenant.name, enabled: nil, features: featureMap))
-                    }
-                    continue
+        for tenant in try await Self.all({ try await store.listTenants(under: nil, kind: nil, parentId: nil, page: $0) }) {
+            keys[tenant.id] = tenant.key
+            let features = try await store.features(tenantId: tenant.id)
+            let featureMap = features.isEmpty ? nil : Dictionary(uniqueKeysWithValues: features.map { ($0.feature.rawValue, $0.enabled) })
+            if tenant.kind == .platform {
+                if featureMap != nil {
+                    document.tenants.append(.init(key: tenant.key, kind: .platform, parent: nil, name: tenant.name, enabled: nil, features: featureMap))
                 }
-                document.tenants.append(.init(key: tenant.key, kind: tenant.kind, parent: tenant.parentId.flatMap { keys[$0] },
-                                              name: tenant.name, enabled: tenant.enabled, features: featureMap))
+                continue
             }
-            guard let next = result.nextCursor, let after = Int64(next) else { break }
-            page.after = after
+            document.tenants.append(.init(key: tenant.key, kind: tenant.kind, parent: tenant.parentId.flatMap { keys[$0] },
+                                          name: tenant.name, enabled: tenant.enabled, features: featureMap))
         }
-        page = PageRequest(limit: PageRequest.maxLimit)
-        while true {
-            let result = try await store.listUsers(under: nil, tenantId: nil, email: nil, page: page)
-            for user in result.items {
-                let hash = try await store.user(id: user.id)?.passwordHash
-                document.users.append(.init(email: user.email, tenant: keys[user.tenantId] ?? "", name: user.name,
-                                            permissions: user.permissions, enabled: user.enabled, passwordHash: hash))
-            }
-            guard let next = result.nextCursor, let after = Int64(next) else { break }
-            page.after = after
+        for user in try await Self.all({ try await store.listUsers(under: nil, tenantId: nil, email: nil, page: $0) }) {
+            let hash = try await store.user(id: user.id)?.passwordHash
+            document.users.append(.init(email: user.email, tenant: keys[user.tenantId] ?? "", name: user.name,
+                                        permissions: user.permissions, enabled: user.enabled, passwordHash: hash))
         }
-        page = PageRequest(limit: PageRequest.maxLimit)
-        while true {
-            let result = try await store.listClients(under: nil, tenantId: nil, page: page)
-            for client in result.items {
-                let hash = try await store.client(id: client.id)?.secretHash
-                document.clients.append(.init(clientId: client.clientId, tenant: keys[client.tenantId] ?? "", name: client.name, scopes: client.scopes,
-                                              provisioning: client.provisioning, enabled: client.enabled, secretHash: hash))
-            }
-            guard let next = result.nextCursor, let after = Int64(next) else { break }
-            page.after = after
+        for client in try await Self.all({ try await store.listClients(under: nil, tenantId: nil, page: $0) }) {
+            let hash = try await store.client(id: client.id)?.secretHash
+            document.clients.append(.init(clientId: client.clientId, tenant: keys[client.tenantId] ?? "", name: client.name, scopes: client.scopes,
+                                          provisioning: client.provisioning, enabled: client.enabled, secretHash: hash))
         }
         return document
+    }
+
+    /// Every item of a paged listing, page by page.
+    static func all<T: Sendable>(_ fetch: (PageRequest) async throws -> Page<T>) async throws -> [T] {
+        var items: [T] = []
+        var page = PageRequest(limit: PageRequest.maxLimit)
+        while true {
+            let result = try await fetch(page)
+            items += result.items
+            guard let next = result.nextCursor, let after = Int64(next) else { return items }
+            page.after = after
+        }
     }
 }
 

@@ -11,7 +11,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     logger.logLevel = configuration.logLevel
     _ = MetricsRegistry.shared
 
-    let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: logger)
+    let database = try DatabaseFactory.open(configuration.resolvedDatabase, operationTimeout: configuration.databaseTimeout, logger: logger)
     if case .sqlite = configuration.resolvedDatabase {
         try SecureFile.makeDirectory(configuration.dataDirectory)
     }

@@ -22,6 +22,8 @@ public struct GatehouseConfiguration: Sendable {
     /// Lifetime of a /v1 user session, in seconds.
     public var sessionLifetime: Int64
     public var logLevel: Logger.Level
+    /// How long one database operation may take before the request fails with 503.
+    public var databaseTimeout: Duration = .seconds(10)
     /// Whether bootstrap may print the paths of new credentials (off in tests).
     public var announceBootstrap: Bool
 

@@ -83,10 +83,12 @@ public func withDatabase<T: Sendable>(
 /// Opens databases by configuration.
 public enum DatabaseFactory {
     /// A new, not yet running, database for `configuration`.
-    public static func open(_ configuration: DatabaseConfiguration, logger: Logger) throws -> any Database {
+    /// `operationTimeout` bounds one PostgreSQL operation, so callers get `unavailable` while the server is away.
+    public static func open(_ configuration: DatabaseConfiguration, operationTimeout: Duration = .seconds(10), logger: Logger) throws -> any Database {
         switch configuration {
         case .sqlite(let path): return SQLiteDatabasePool(path: path, logger: logger)
-        case .postgres(let url, let schema): return try PostgresDatabasePool(url: url, schema: schema, logger: logger)
+        case .postgres(let url, let schema):
+            return try PostgresDatabasePool(url: url, schema: schema, operationTimeout: operationTimeout, logger: logger)
         }
     }
 }

@@ -13,7 +13,8 @@ public final class PostgresDatabasePool: Database {
     let metrics = PoolMetrics(engine: .postgres)
 
     /// A pool for `url`; with `schema`, every connection's `search_path` is that schema.
-    public init(url: PostgresURL, schema: String?, maxConnections: Int = 20, logger: Logger) throws {
+    public init(url: PostgresURL, schema: String?, maxConnections: Int = 20, operationTimeout: Duration = .seconds(15), logger: Logger) throws {
+        self.operationTimeout = operationTimeout
         let tls: PostgresClient.Configuration.TLS
         switch url.sslMode {
         case "require": tls = .require(.makeClientConfiguration())
@@ -29,14 +30,33 @@ public final class PostgresDatabasePool: Database {
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
+    /// How long one database operation (lease and queries) may take before it fails as
+    /// `unavailable`: while PostgreSQL is away, callers get a 503, never a hang.
+    public let operationTimeout: Duration
+
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         metrics.leases.increment()
+        let client = self.client
+        let metrics = self.metrics
+        let timeout = operationTimeout
         do {
-            return try await client.withConnection { connection in
-                metrics.inUse.increment()
-                defer { metrics.inUse.decrement() }
-                return try await body(connection.sql(queryLogLevel: nil))
-            }
+            // The group never outlives this call, so `body` does not really escape.
+            return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        metrics.inUse.increment()
+                        defer { metrics.inUse.decrement() }
+                        return try await body(connection.sql(queryLogLevel: nil))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw GatehouseError(.unavailable, "the database did not answer in time")
+                }
+                defer { group.cancelAll() }
+                guard let result = try await group.next() else { throw GatehouseError(.unavailable, "the database did not answer") }
+                return result
+            } }
         } catch {
             metrics.failures.increment()
             throw StoreError.map(error)

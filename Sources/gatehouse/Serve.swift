@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GatehouseServer
 import Hummingbird
 import Logging
@@ -32,7 +33,12 @@ struct Serve: AsyncParsableCommand {
             return value
         }) ?? 8080 as Int?, (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         configuration.port = port
-        configuration.publicURL = publicURL ?? environment("PUBLIC_URL")
+        if let text = publicURL ?? environment("PUBLIC_URL") {
+            guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+                throw ValidationError("--public-url must be an http:// or https:// URL")
+            }
+            configuration.publicURL = text
+        }
         if let text = maxBodySize.map(String.init) ?? environment("MAX_BODY_SIZE") {
             guard let size = Int(text), size >= 1024 else { throw ValidationError("--max-body-size must be an integer of at least 1024") }
             configuration.maxBodySize = size
