@@ -89,7 +89,10 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: ["GatehouseCore", "GatehouseStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "GatehouseCore", "GatehouseStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             path: "Tests/GatehouseTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -4,6 +4,12 @@ public enum AccessTokenKind: String, Codable, Sendable {
     case platformAdmin = "platform_admin"
     /// A /v1 session of a user, made by signing in with e-mail and password.
     case userSession = "user_session"
+    /// An OAuth access token (partner auth, password or refresh grant).
+    case oauthAccess = "oauth_access"
+    /// An OAuth refresh token: valid until the user logs out or it is revoked.
+    case oauthRefresh = "oauth_refresh"
+    /// An access token a dealer minted on behalf of an end user.
+    case onBehalf = "on_behalf"
 }
 
 /// A bearer credential as the store keeps it: only the SHA-256 of the token is stored.
@@ -15,9 +21,22 @@ public struct AccessTokenRecord: Sendable, Hashable {
     public var expiresAt: Int64?
     public var revokedAt: Int64?
     public var createdAt: Int64
+    /// The API client the token was issued to (OAuth tokens).
+    public var clientId: Int64?
+    /// Granted scopes.
+    public var scopes: [Scope]
+    /// For an access token: the refresh token it came from.
+    public var refreshId: Int64?
+    /// For an on-behalf token: the dealer admin user who minted it.
+    public var mintedBy: Int64?
 
-    public init(id: Int64 = 0, tokenHash: String, kind: AccessTokenKind, userId: Int64?, expiresAt: Int64?, revokedAt: Int64? = nil, createdAt: Int64) {
+    public init(id: Int64 = 0, tokenHash: String, kind: AccessTokenKind, userId: Int64?, expiresAt: Int64?, revokedAt: Int64? = nil, createdAt: Int64,
+                clientId: Int64? = nil, scopes: [Scope] = [], refreshId: Int64? = nil, mintedBy: Int64? = nil) {
         self.id = id
+        self.clientId = clientId
+        self.scopes = scopes
+        self.refreshId = refreshId
+        self.mintedBy = mintedBy
         self.tokenHash = tokenHash
         self.kind = kind
         self.userId = userId

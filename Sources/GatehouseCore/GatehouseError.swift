@@ -34,6 +34,14 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let rateLimited = Code(rawValue: "rate_limited")
         /// The database (or another dependency) is unreachable.
         public static let unavailable = Code(rawValue: "unavailable")
+        /// OAuth: the client could not be authenticated (RFC 6749 `invalid_client`).
+        public static let invalidClient = Code(rawValue: "invalid_client")
+        /// OAuth: the grant (password, refresh token) is invalid, expired or revoked.
+        public static let invalidGrant = Code(rawValue: "invalid_grant")
+        /// OAuth: the grant type is not supported.
+        public static let unsupportedGrantType = Code(rawValue: "unsupported_grant_type")
+        /// OAuth: the requested scope exceeds what the client and user allow.
+        public static let invalidScope = Code(rawValue: "invalid_scope")
         /// Something went wrong inside Gatehouse; details are only in the server log.
         public static let `internal` = Code(rawValue: "internal_error")
     }

@@ -89,14 +89,16 @@ public struct Management: Sendable {
     // MARK: Users
 
     /// Creates a user in a node of the caller's subtree, hashing its password.
-    public func createUser(_ caller: Caller, tenantId: Int64, email: String, name: String, password: String?, permissions: [Permission], enabled: Bool) async throws -> User {
+    public func createUser(_ caller: Caller, tenantId: Int64, email: String, name: String, password: String?, permissions: [Permission],
+                           scopes: [Scope] = [.read, .write], enabled: Bool) async throws -> User {
         try caller.require(.manageUsers)
         let tenant = try await visibleTenant(caller, tenantId, field: "tenant_id")
         let email = try Validation.email(email)
         let name = try Validation.name(name)
         let permissions = try checkPermissions(caller, permissions, for: tenant)
         let hash = try password.map { hasher.hash(try Validation.password($0)) }
-        let new = NewUser(tenantId: tenant.id, email: email, name: name, permissions: permissions, enabled: enabled, passwordHash: hash)
+        let new = NewUser(tenantId: tenant.id, email: email, name: name, permissions: permissions, scopes: try Validation.scopes(scopes),
+                          enabled: enabled, passwordHash: hash)
         return try await store.createUser(new, at: clock.now(), audit: AuditIntent(actor: caller.auditName, detail: email))
     }
 
@@ -106,7 +108,8 @@ public struct Management: Sendable {
     }
 
     /// Updates a user; a new password is hashed here.
-    public func updateUser(_ caller: Caller, id: Int64, name: String?, email: String?, password: String?, permissions: [Permission]?, enabled: Bool?) async throws -> User {
+    public func updateUser(_ caller: Caller, id: Int64, name: String?, email: String?, password: String?, permissions: [Permission]?,
+                           scopes: [Scope]? = nil, enabled: Bool?) async throws -> User {
         try caller.require(.manageUsers)
         let record = try await visibleUser(caller, id)
         let tenant = try await visibleTenant(caller, record.user.tenantId)
@@ -115,6 +118,7 @@ public struct Management: Sendable {
         update.email = try email.map { try Validation.email($0) }
         update.permissions = try permissions.map { try checkPermissions(caller, $0, for: tenant) }
         update.enabled = enabled
+        update.scopes = try scopes.map { try Validation.scopes($0) }
         update.passwordHash = try password.map { hasher.hash(try Validation.password($0)) }
         if case .user(let me, _) = caller, me.id == id, update.permissions != nil || enabled == false {
             throw GatehouseError(.forbidden, "users cannot change their own permissions or disable themselves")
@@ -252,6 +256,8 @@ public struct Management: Sendable {
                   let tenant = try await store.tenant(id: user.tenantId), tenant.enabled
             else { throw failure }
             return .user(user, tenant)
+        case .oauthAccess, .oauthRefresh, .onBehalf:
+            throw failure  // partner-API tokens do not open the management API
         }
     }
 

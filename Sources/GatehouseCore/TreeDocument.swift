@@ -55,6 +55,8 @@ public struct TreeDocument: Codable, Sendable, Equatable {
         public var tenant: String
         public var name: String
         public var permissions: [Permission]?
+        /// The most an OAuth token of this user may carry; default read and write.
+        public var scopes: [Scope]?
         public var enabled: Bool?
         /// A plain password (fixtures only); hashed on import, never exported.
         public var password: String?
@@ -62,11 +64,13 @@ public struct TreeDocument: Codable, Sendable, Equatable {
         public var passwordHash: String?
 
         enum CodingKeys: String, CodingKey {
-            case email, tenant, name, permissions, enabled, password
+            case email, tenant, name, permissions, scopes, enabled, password
             case passwordHash = "password_hash"
         }
 
-        public init(email: String, tenant: String, name: String, permissions: [Permission]? = nil, enabled: Bool? = nil, password: String? = nil, passwordHash: String? = nil) {
+        public init(email: String, tenant: String, name: String, permissions: [Permission]? = nil, scopes: [Scope]? = nil, enabled: Bool? = nil,
+                    password: String? = nil, passwordHash: String? = nil) {
+            self.scopes = scopes
             self.email = email
             self.tenant = tenant
             self.name = name

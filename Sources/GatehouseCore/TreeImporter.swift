@@ -88,6 +88,7 @@ public struct TreeImporter: Sendable {
             var update = UserUpdate()
             if existing.user.name != entry.name { update.name = entry.name }
             if existing.user.permissions != permissions { update.permissions = permissions }
+            if let scopes = entry.scopes.map({ Array(Set($0)).sorted() }), scopes != existing.user.scopes { update.scopes = scopes }
             if let enabled = entry.enabled, enabled != existing.user.enabled { update.enabled = enabled }
             if let hash = entry.passwordHash, hash != existing.passwordHash { update.passwordHash = hash }
             if let password = entry.password, !hasher.verify(password, against: existing.passwordHash ?? hasher.dummyHash) {
@@ -102,6 +103,7 @@ public struct TreeImporter: Sendable {
         } else {
             let hash = entry.passwordHash ?? entry.password.map { hasher.hash($0) }
             _ = try await store.createUser(NewUser(tenantId: tenantId, email: email, name: entry.name, permissions: permissions,
+                                                   scopes: Array(Set(entry.scopes ?? [.read, .write])).sorted(),
                                                    enabled: entry.enabled ?? true, passwordHash: hash), at: clock.now(), audit: audit)
             report.created += 1
         }
@@ -208,6 +210,7 @@ public struct TreeImporter: Sendable {
                 throw GatehouseError.invalid("\(field).password_hash", "not a pbkdf2-sha256 hash")
             }
             let kind = byKey[entry.tenant]?.kind ?? existingKinds[entry.tenant] ?? .platform
+            if let scopes = entry.scopes, scopes.isEmpty { throw GatehouseError.invalid("\(field).scopes", "scopes must name at least one scope") }
             if !(entry.permissions ?? []).isEmpty, !kind.isDealer {
                 throw GatehouseError.invalid("\(field).permissions", "members of an account have no admin permissions")
             }
@@ -248,7 +251,7 @@ public struct TreeImporter: Sendable {
         for user in try await Self.all({ try await store.listUsers(under: nil, tenantId: nil, email: nil, page: $0) }) {
             let hash = try await store.user(id: user.id)?.passwordHash
             document.users.append(.init(email: user.email, tenant: keys[user.tenantId] ?? "", name: user.name,
-                                        permissions: user.permissions, enabled: user.enabled, passwordHash: hash))
+                                        permissions: user.permissions, scopes: user.scopes, enabled: user.enabled, passwordHash: hash))
         }
         for client in try await Self.all({ try await store.listClients(under: nil, tenantId: nil, page: $0) }) {
             let hash = try await store.client(id: client.id)?.secretHash

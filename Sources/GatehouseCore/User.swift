@@ -8,11 +8,14 @@ public struct User: Codable, Hashable, Sendable {
     public var name: String
     /// Permissions; meaningful for admin users of dealer nodes only.
     public var permissions: [Permission]
+    /// The most an OAuth token of this user may carry (`read`, `write`).
+    public var scopes: [Scope]
     public var enabled: Bool
     public var createdAt: Int64
     public var updatedAt: Int64
 
-    public init(id: Int64, tenantId: Int64, email: String, name: String, permissions: [Permission], enabled: Bool, createdAt: Int64, updatedAt: Int64) {
+    public init(id: Int64, tenantId: Int64, email: String, name: String, permissions: [Permission], scopes: [Scope] = [.read, .write], enabled: Bool, createdAt: Int64, updatedAt: Int64) {
+        self.scopes = scopes
         self.id = id
         self.tenantId = tenantId
         self.email = email
@@ -41,10 +44,12 @@ public struct NewUser: Sendable, Hashable {
     public var email: String
     public var name: String
     public var permissions: [Permission]
+    public var scopes: [Scope]
     public var enabled: Bool
     public var passwordHash: String?
 
-    public init(tenantId: Int64, email: String, name: String, permissions: [Permission] = [], enabled: Bool = true, passwordHash: String?) {
+    public init(tenantId: Int64, email: String, name: String, permissions: [Permission] = [], scopes: [Scope] = [.read, .write], enabled: Bool = true, passwordHash: String?) {
+        self.scopes = scopes
         self.tenantId = tenantId
         self.email = email
         self.name = name
@@ -59,11 +64,13 @@ public struct UserUpdate: Sendable, Hashable {
     public var name: String?
     public var email: String?
     public var permissions: [Permission]?
+    public var scopes: [Scope]?
     public var enabled: Bool?
     /// A new password hash (the caller hashes).
     public var passwordHash: String?
 
-    public init(name: String? = nil, email: String? = nil, permissions: [Permission]? = nil, enabled: Bool? = nil, passwordHash: String? = nil) {
+    public init(name: String? = nil, email: String? = nil, permissions: [Permission]? = nil, scopes: [Scope]? = nil, enabled: Bool? = nil, passwordHash: String? = nil) {
+        self.scopes = scopes
         self.name = name
         self.email = email
         self.permissions = permissions

@@ -29,6 +29,8 @@ extension GatehouseError.Code {
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .rateLimited: .tooManyRequests
+        case .invalidClient: .unauthorized
+        case .invalidGrant, .unsupportedGrantType, .invalidScope: .badRequest
         case .unavailable: .serviceUnavailable
         default: .internalServerError
         }
@@ -51,5 +53,51 @@ extension GatehouseError {
         default:
             status.code >= 500 ? GatehouseError(.internal, "internal error") : GatehouseError(.invalidRequest, message ?? status.reasonPhrase)
         }
+    }
+}
+
+/// Each surface renders errors in its own dialect; the path says which surface a request is for.
+enum ErrorFormat {
+    /// Gatehouse's own API: `{"error":{"code","message","field","request_id"}}`.
+    case gatehouse
+    /// The OAuth endpoints (RFC 6749 §5.2): `{"error":"invalid_grant","error_description":"…"}`.
+    case oauth
+    /// The partner REST API (seed 001): `{"code":401,"title":"Unauthorized","detail":"…"}`.
+    case partner
+
+    init(path: String) {
+        if path.hasPrefix("/oauth/") {
+            self = .oauth
+        } else if path.hasPrefix("/rest/") {
+            self = .partner
+        } else {
+            self = .gatehouse
+        }
+    }
+
+    func response(_ error: GatehouseError, requestID: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        let status = error.code.httpStatus
+        let data: Data?
+        switch self {
+        case .gatehouse:
+            data = try? JSON.encoder.encode(APIErrorBody(error: .init(code: error.code.rawValue, message: error.message, field: error.field, requestId: requestID)))
+        case .oauth:
+            headers[.cacheControl] = "no-store"
+            let code: String
+            switch error.code {
+            case .invalidClient, .invalidGrant, .unsupportedGrantType, .invalidScope: code = error.code.rawValue
+            case .unavailable: code = "temporarily_unavailable"
+            case .internal: code = "server_error"
+            default: code = "invalid_request"
+            }
+            data = try? JSONSerialization.data(withJSONObject: ["error": code, "error_description": error.message], options: [.sortedKeys, .withoutEscapingSlashes])
+        case .partner:
+            data = try? JSONSerialization.data(
+                withJSONObject: ["code": Int(status.code), "title": status.reasonPhrase, "detail": error.message] as [String: Any],
+                options: [.sortedKeys, .withoutEscapingSlashes])
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data ?? Data("{}".utf8))))
     }
 }

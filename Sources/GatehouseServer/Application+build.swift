@@ -17,8 +17,9 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     }
     let store = SQLStore(database: database)
     let management = Management(store: store, hasher: PasswordHasher(rounds: configuration.passwordHashRounds),
-                                sessionLifetime: configuration.sessionLifetime)
-    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store, management: management)
+                                clock: configuration.clock, sessionLifetime: configuration.sessionLifetime)
+    let partnerAuth = PartnerAuth(store: store, hasher: management.hasher, clock: configuration.clock, settings: configuration.partnerAuth)
+    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store, management: management, partnerAuth: partnerAuth)
 
     let router = gatehouse.makeRouter()
     var app = Application(
@@ -50,6 +51,9 @@ extension GatehouseApp {
         addUserRoutes(to: router)
         addClientRoutes(to: router)
         addAuditRoutes(to: router)
+        addDeviceRoutes(to: router)
+        addOAuthRoutes(to: router)
+        addPartnerRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }
@@ -67,7 +71,7 @@ public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> R
     let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: Logger(label: "routes"))
     let store = SQLStore(database: database)
     let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store,
-                                 management: Management(store: store, hasher: PasswordHasher()))
+                                 management: Management(store: store, hasher: PasswordHasher()), partnerAuth: PartnerAuth(store: store, hasher: PasswordHasher()))
     let router = gatehouse.makeRouter()
     return RouteTable(router.routes.map { ($0.method, $0.path.description) })
 }

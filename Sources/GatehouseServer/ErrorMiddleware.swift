@@ -21,7 +21,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             var headers = HTTPFields()
             let mapped = map(error, request: request, context: context, headers: &headers)
-            return Self.response(mapped, requestID: context.requestID, headers: headers)
+            return ErrorFormat(path: request.uri.path).response(mapped, requestID: context.requestID, headers: headers)
         }
     }
 
@@ -30,6 +30,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as GatehouseError:
             if error.code == .internal { context.logger.error("internal error", metadata: ["error": "\(error.message)"]) }
             if error.code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer realm=\"gatehouse\"" }
+            if error.code == .invalidClient { headers[.wwwAuthenticate] = "Basic realm=\"gatehouse\"" }
             return error
         case let error as DecodingError:
             return Self.map(decoding: error)
@@ -84,11 +85,7 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func response(_ error: GatehouseError, requestID: String, headers: HTTPFields = [:]) -> Response {
-        let body = APIErrorBody(error: .init(code: error.code.rawValue, message: error.message, field: error.field, requestId: requestID))
-        var headers = headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        let data = (try? JSON.encoder.encode(body)) ?? Data("{}".utf8)
-        return Response(status: error.code.httpStatus, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        ErrorFormat.gatehouse.response(error, requestID: requestID, headers: headers)
     }
 }
 

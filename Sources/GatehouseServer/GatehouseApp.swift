@@ -9,6 +9,7 @@ struct GatehouseApp: Sendable {
     let database: any Database
     let store: SQLStore
     let management: Management
+    let partnerAuth: PartnerAuth
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.
     func caller(_ request: Request) async throws -> Caller {

@@ -22,6 +22,10 @@ public struct GatehouseConfiguration: Sendable {
     /// Lifetime of a /v1 user session, in seconds.
     public var sessionLifetime: Int64
     public var logLevel: Logger.Level
+    /// Partner auth (seed 001): token lifetimes, the token realm, sign-in limits.
+    public var partnerAuth = PartnerAuthSettings()
+    /// The clock of every expiry and lock (tests move it).
+    public var clock: any GatehouseClock = SystemClock()
     /// How long one database operation may take before the request fails with 503.
     public var databaseTimeout: Duration = .seconds(10)
     /// Whether bootstrap may print the paths of new credentials (off in tests).

@@ -14,7 +14,7 @@ extension GatehouseApp {
             let caller = try await caller(request)
             let body = try await self.body(V1.CreateUser.self, request)
             let user = try await management.createUser(caller, tenantId: body.tenantId, email: body.email, name: body.name, password: body.password,
-                                                       permissions: body.permissions ?? [], enabled: body.enabled ?? true)
+                                                       permissions: body.permissions ?? [], scopes: body.scopes ?? [.read, .write], enabled: body.enabled ?? true)
             return try JSON.response(user, status: .created)
         }
         router.get("/v1/users/:id") { request, context in
@@ -25,7 +25,7 @@ extension GatehouseApp {
             let id = try context.id()
             let body = try await self.body(V1.UpdateUser.self, request)
             return try JSON.response(try await management.updateUser(caller, id: id, name: body.name, email: body.email, password: body.password,
-                                                                     permissions: body.permissions, enabled: body.enabled))
+                                                                     permissions: body.permissions, scopes: body.scopes, enabled: body.enabled))
         }
         router.delete("/v1/users/:id") { request, context in
             try await management.deleteUser(try await caller(request), id: try context.id())

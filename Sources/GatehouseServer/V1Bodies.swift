@@ -46,6 +46,7 @@ enum V1 {
         let name: String
         let password: String?
         let permissions: [Permission]?
+        let scopes: [Scope]?
         let enabled: Bool?
     }
 
@@ -54,6 +55,7 @@ enum V1 {
         let email: String?
         let password: String?
         let permissions: [Permission]?
+        let scopes: [Scope]?
         let enabled: Bool?
     }
 

@@ -2,11 +2,32 @@ import GatehouseCore
 import SQLKit
 
 extension SQLStore {
+    static let tokenColumns = "t.id, t.token_hash, t.kind, t.user_id, t.expires_at, t.revoked_at, t.created_at, t.client_id, t.scope, t.refresh_id, t.minted_by"
+
+    static func token(from row: any SQLRow) throws -> AccessTokenRecord {
+        guard let kind = AccessTokenKind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+            throw GatehouseError(.internal, "unknown token kind in the database")
+        }
+        return AccessTokenRecord(
+            id: try row.decode(column: "id", as: Int64.self),
+            tokenHash: try row.decode(column: "token_hash", as: String.self),
+            kind: kind,
+            userId: try row.decode(column: "user_id", as: Int64?.self),
+            expiresAt: try row.decode(column: "expires_at", as: Int64?.self),
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self),
+            createdAt: try row.decode(column: "created_at", as: Int64.self),
+            clientId: try row.decode(column: "client_id", as: Int64?.self),
+            scopes: try row.decode(column: "scope", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
+            refreshId: try row.decode(column: "refresh_id", as: Int64?.self),
+            mintedBy: try row.decode(column: "minted_by", as: Int64?.self))
+    }
+
     public func insertAccessToken(_ token: AccessTokenRecord) async throws {
         try await database.transaction { db in
             try await db.raw("""
-                INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at)
-                VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt), \(bind: token.createdAt))
+                INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by)
+                VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt),
+                        \(bind: token.createdAt), \(bind: token.clientId), \(bind: Self.scopesText(token.scopes)), \(bind: token.refreshId), \(bind: token.mintedBy))
                 """).run()
         }
     }
@@ -14,18 +35,10 @@ extension SQLStore {
     public func accessToken(hash: String) async throws -> AccessTokenRecord? {
         try await database.withConnection { db in
             guard let row = try await db.raw("""
-                SELECT id, token_hash, kind, user_id, expires_at, revoked_at, created_at FROM access_tokens WHERE token_hash = \(bind: hash)
-                """).first(),
-                let kind = AccessTokenKind(rawValue: try row.decode(column: "kind", as: String.self))
+                SELECT \(unsafeRaw: Self.tokenColumns) FROM access_tokens t WHERE t.token_hash = \(bind: hash)
+                """).first()
             else { return nil }
-            return AccessTokenRecord(
-                id: try row.decode(column: "id", as: Int64.self),
-                tokenHash: try row.decode(column: "token_hash", as: String.self),
-                kind: kind,
-                userId: try row.decode(column: "user_id", as: Int64?.self),
-                expiresAt: try row.decode(column: "expires_at", as: Int64?.self),
-                revokedAt: try row.decode(column: "revoked_at", as: Int64?.self),
-                createdAt: try row.decode(column: "created_at", as: Int64.self))
+            return try Self.token(from: row)
         }
     }
 

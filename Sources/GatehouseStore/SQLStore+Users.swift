@@ -2,7 +2,7 @@ import GatehouseCore
 import SQLKit
 
 extension SQLStore {
-    static let userColumns = "u.id, u.tenant_id, u.email, u.name, u.password_hash, u.permissions, u.enabled, u.created_at, u.updated_at"
+    static let userColumns = "u.id, u.tenant_id, u.email, u.name, u.password_hash, u.permissions, u.scopes, u.enabled, u.created_at, u.updated_at"
 
     static func userRecord(from row: any SQLRow) throws -> UserRecord {
         let permissions = try row.decode(column: "permissions", as: String.self)
@@ -13,6 +13,7 @@ extension SQLStore {
             email: try row.decode(column: "email", as: String.self),
             name: try row.decode(column: "name", as: String.self),
             permissions: permissions,
+            scopes: try row.decode(column: "scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
             enabled: try row.decode(column: "enabled", as: Bool.self),
             createdAt: try row.decode(column: "created_at", as: Int64.self),
             updatedAt: try row.decode(column: "updated_at", as: Int64.self))
@@ -44,8 +45,9 @@ extension SQLStore {
                 throw GatehouseError(.conflict, "a user with this e-mail address already exists", field: "email")
             }
             guard let row = try await db.raw("""
-                INSERT INTO users (tenant_id, email, name, password_hash, permissions, enabled, created_at, updated_at)
-                VALUES (\(bind: new.tenantId), \(bind: new.email), \(bind: new.name), \(bind: new.passwordHash), \(bind: Self.permissionsText(new.permissions)), \(bind: new.enabled), \(bind: at), \(bind: at))
+                INSERT INTO users (tenant_id, email, name, password_hash, permissions, scopes, enabled, created_at, updated_at)
+                VALUES (\(bind: new.tenantId), \(bind: new.email), \(bind: new.name), \(bind: new.passwordHash), \(bind: Self.permissionsText(new.permissions)),
+                        \(bind: Self.scopesText(new.scopes)), \(bind: new.enabled), \(bind: at), \(bind: at))
                 RETURNING id
                 """).first() else { throw GatehouseError(.internal, "insert returned no id") }
             let id = try row.decode(column: "id", as: Int64.self)
@@ -67,11 +69,12 @@ extension SQLStore {
             if let name = update.name { record.user.name = name }
             if let permissions = update.permissions { record.user.permissions = Array(Set(permissions)).sorted() }
             if let enabled = update.enabled { record.user.enabled = enabled }
+            if let scopes = update.scopes { record.user.scopes = Array(Set(scopes)).sorted() }
             if let hash = update.passwordHash { record.passwordHash = hash }
             record.user.updatedAt = at
             try await db.raw("""
                 UPDATE users SET email = \(bind: record.user.email), name = \(bind: record.user.name), permissions = \(bind: Self.permissionsText(record.user.permissions)),
-                enabled = \(bind: record.user.enabled), password_hash = \(bind: record.passwordHash), updated_at = \(bind: at) WHERE id = \(bind: id)
+                scopes = \(bind: Self.scopesText(record.user.scopes)), enabled = \(bind: record.user.enabled), password_hash = \(bind: record.passwordHash), updated_at = \(bind: at) WHERE id = \(bind: id)
                 """).run()
             if update.enabled == false || update.passwordHash != nil {
                 // A disabled user or a changed password ends every open session at once.

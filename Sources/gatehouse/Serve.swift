@@ -23,7 +23,33 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GATEHOUSE_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("access-token-lifetime"), help: "Partner OAuth access token lifetime in seconds (env GATEHOUSE_ACCESS_TOKEN_LIFETIME; default 43200).")
+    var accessTokenLifetime: Int?
+
+    @Option(name: .customLong("on-behalf-token-lifetime"), help: "Lifetime of tokens dealers mint for end users, seconds; 0 = until revoked (env GATEHOUSE_ON_BEHALF_TOKEN_LIFETIME; default 0).")
+    var onBehalfTokenLifetime: Int?
+
+    @Option(name: .customLong("token-realm"), help: "The <n> of <uuid>:<n> partner tokens (env GATEHOUSE_TOKEN_REALM; default 1).")
+    var tokenRealm: Int?
+
+    @Option(name: .customLong("signin-max-failures"), help: "Failed password grants per user name before a lock (env GATEHOUSE_SIGNIN_MAX_FAILURES; default 5).")
+    var signinMaxFailures: Int?
+
+    @Option(name: .customLong("signin-max-failures-per-address"), help: "Failed password grants per client address before a lock (env GATEHOUSE_SIGNIN_MAX_FAILURES_PER_ADDRESS; default 50).")
+    var signinMaxFailuresPerAddress: Int?
+
+    @Option(name: .customLong("signin-lockout"), help: "Seconds a sign-in lock lasts, and the window failures are counted in (env GATEHOUSE_SIGNIN_LOCKOUT; default 900).")
+    var signinLockout: Int?
+
     @OptionGroup var storage: StorageOptions
+
+    /// An integer option: the flag, else `GATEHOUSE_<name>`, else nil; checked against `range`.
+    func integer(_ flag: Int?, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let text = flag.map(String.init) ?? environment(name) else { return nil }
+        let option = "--" + name.lowercased().replacingOccurrences(of: "_", with: "-")
+        guard let value = Int(text), range.contains(value) else { throw ValidationError("\(option) must be an integer from \(range.lowerBound) to \(range.upperBound)") }
+        return value
+    }
 
     func run() async throws {
         var configuration = try storage.configuration()
@@ -46,6 +72,15 @@ struct Serve: AsyncParsableCommand {
         if let text = logLevel ?? environment("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text) else { throw ValidationError("--log-level: unknown level \(text)") }
             configuration.logLevel = level
+        }
+        if let value = try integer(accessTokenLifetime, "ACCESS_TOKEN_LIFETIME", 60...31_536_000) { configuration.partnerAuth.accessTokenLifetime = Int64(value) }
+        if let value = try integer(onBehalfTokenLifetime, "ON_BEHALF_TOKEN_LIFETIME", 0...315_360_000) { configuration.partnerAuth.onBehalfTokenLifetime = Int64(value) }
+        if let value = try integer(tokenRealm, "TOKEN_REALM", 0...999_999_999) { configuration.partnerAuth.tokenRealm = value }
+        if let value = try integer(signinMaxFailures, "SIGNIN_MAX_FAILURES", 1...1_000_000) { configuration.partnerAuth.throttle.perUsername = value }
+        if let value = try integer(signinMaxFailuresPerAddress, "SIGNIN_MAX_FAILURES_PER_ADDRESS", 1...1_000_000) { configuration.partnerAuth.throttle.perAddress = value }
+        if let value = try integer(signinLockout, "SIGNIN_LOCKOUT", 1...86_400 * 30) {
+            configuration.partnerAuth.throttle.lockout = Int64(value)
+            configuration.partnerAuth.throttle.window = Int64(value)
         }
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let app = try buildApplication(configuration)

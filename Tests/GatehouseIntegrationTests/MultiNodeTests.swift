@@ -59,6 +59,30 @@ struct MultiNodeTests {
         #expect(results.filter { $0 == 201 }.count == 1)
         #expect(results.filter { $0 == 409 }.count == 19)
 
+        // Partner auth across nodes: tokens, revocation and sign-in limits live in the database.
+        let reseller = try await a.request("POST", "/v1/tenants", token: token, json: #"{"kind":"reseller","parent_id":\#(id),"name":"R"}"#)
+        let resellerId = try #require((reseller.json["id"] as? NSNumber)?.intValue)
+        _ = try await a.request("POST", "/v1/users", token: token,
+                                json: #"{"tenant_id":\#(resellerId),"email":"dealer@r.example","name":"D","password":"dealer password"}"#)
+        let client = try await a.request("POST", "/v1/clients", token: token, json: #"{"tenant_id":\#(resellerId),"client_id":"partner","name":"P","scopes":["read","write"]}"#)
+        let secret = try #require(client.json["client_secret"] as? String)
+        let credentials = "client_id=partner&client_secret=\(secret)"
+        let login = try await a.form("/oauth/token", "grant_type=password&username=dealer@r.example&password=dealer%20password&" + credentials)
+        #expect(login.status == 200, "\(login.text)")
+        let refresh = try #require(login.json["refresh_token"] as? String)
+        let access = try #require(login.json["access_token"] as? String)
+        #expect(try await b.form("/oauth/token", "grant_type=refresh_token&refresh_token=\(refresh)&" + credentials).status == 200)
+        #expect(try await b.request("GET", "/rest/v2.2/users/self", token: access).status == 200)
+        #expect(try await b.request("POST", "/oauth/logout", token: access).status == 204)
+        #expect(try await a.request("GET", "/rest/v2.2/users/self", token: access).status == 401)
+        #expect(try await a.form("/oauth/token", "grant_type=refresh_token&refresh_token=\(refresh)&" + credentials).status == 400)
+        for index in 0..<5 {
+            let node = nodes[index % 2]
+            #expect(try await node.form("/oauth/token", "grant_type=password&username=dealer@r.example&password=wrong&" + credentials).status == 400)
+        }
+        let locked = try await a.form("/oauth/token", "grant_type=password&username=dealer@r.example&password=dealer%20password&" + credentials)
+        #expect(locked.status == 400, "five failures spread over two nodes lock the user")
+
         for node in nodes { #expect(try await node.stop() == 0) }
         try await withDatabase(.postgres(base, schema: nil), logger: TestDatabases.logger) { admin in
             try await admin.withConnection { db in try await db.raw("DROP DATABASE \(unsafeRaw: String(database)) WITH (FORCE)").run() }

@@ -42,6 +42,12 @@ struct BadInputTests {
         Row(method: .delete, path: "/v1/clients/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .post, path: "/v1/clients/{id}/secret", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/audit", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/devices", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/devices", validBody: #"{"tenant_id":1,"kind":"camera","name":"N"}"#, wrongTypeBody: #"{"tenant_id":1,"kind":"camera","name":{}}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/devices/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .delete, path: "/v1/devices/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/on-behalf-tokens", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .delete, path: "/v1/on-behalf-tokens/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
@@ -59,7 +65,8 @@ struct BadInputTests {
             let user = try await client.createUser(tenant: tenant, email: "target@example.com")
             let created = try await client.admin(.post, "/v1/clients", json: #"{"tenant_id":\#(tenant),"name":"C","scopes":["read"]}"#)
             let clientId = try #require(created.id)
-            let existing = row.path.contains("/users/") ? user : row.path.contains("/clients/") ? clientId : tenant
+            let device = try #require(try await client.admin(.post, "/v1/devices", json: #"{"tenant_id":\#(tenant),"kind":"camera","name":"Cam"}"#).id)
+            let existing = row.path.contains("/users/") ? user : row.path.contains("/clients/") ? clientId : row.path.contains("/devices/") ? device : tenant
             let path = row.path.replacingOccurrences(of: "{id}", with: String(existing))
             let before = try await snapshot(client)
 
@@ -113,7 +120,7 @@ struct BadInputTests {
     /// Counts of everything a /v1 call can write, including the audit log.
     func snapshot(_ client: TestApp.Client) async throws -> [Int] {
         var counts: [Int] = []
-        for path in ["/v1/tenants", "/v1/users", "/v1/clients", "/v1/audit"] {
+        for path in ["/v1/tenants", "/v1/users", "/v1/clients", "/v1/audit", "/v1/devices", "/v1/on-behalf-tokens"] {
             counts.append(try await client.admin(.get, path + "?limit=500").items.count)
         }
         return counts

@@ -40,7 +40,8 @@ struct FailureTests {
         let database = try DatabaseFactory.open(configuration.resolvedDatabase, operationTimeout: .seconds(1), logger: Logger(label: "test"))
         let store = SQLStore(database: database)
         let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store,
-                                     management: Management(store: store, hasher: PasswordHasher(rounds: 1000)))
+                                     management: Management(store: store, hasher: PasswordHasher(rounds: 1000)),
+                                     partnerAuth: PartnerAuth(store: store, hasher: PasswordHasher(rounds: 1000)))
         let app = Application(router: gatehouse.makeRouter(), services: [database], logger: Logger(label: "test"))
         try await app.test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)

@@ -12,10 +12,13 @@ import Testing
 struct TestApp {
     let configuration: GatehouseConfiguration
 
-    init(maxBodySize: Int = 1 << 20) throws {
-        configuration = GatehouseConfiguration(
+    init(maxBodySize: Int = 1 << 20, clock: TestClock = TestClock(), partnerAuth: PartnerAuthSettings = PartnerAuthSettings()) throws {
+        var configuration = GatehouseConfiguration(
             port: 0, dataDirectory: try TestDatabases.temporaryDirectory(), maxBodySize: maxBodySize,
             passwordHashRounds: PasswordHasher.minimumRounds, logLevel: .critical, announceBootstrap: false)
+        configuration.clock = clock
+        configuration.partnerAuth = partnerAuth
+        self.configuration = configuration
     }
 
     /// Runs `body` against the router with a client, after migrations and bootstrap ran.
@@ -44,6 +47,7 @@ struct TestApp {
             var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
             var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
             var id: Int64? { (json["id"] as? NSNumber)?.int64Value }
+            var array: [[String: Any]] { (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [[String: Any]] ?? [] }
         }
 
         /// Sends a request; `token` nil means no Authorization header, `body` is sent as JSON.
@@ -53,6 +57,12 @@ struct TestApp {
             if let token { headers[.authorization] = "Bearer \(token)" }
             if json != nil, let contentType { headers[.contentType] = contentType }
             let response = try await client.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+            return Answer(status: response.status, headers: response.headers, body: response.body)
+        }
+
+        /// Sends a request with explicit headers and a raw body.
+        func raw(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: String? = nil) async throws -> Answer {
+            let response = try await client.execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
             return Answer(status: response.status, headers: response.headers, body: response.body)
         }
 

@@ -110,3 +110,41 @@ enum ImportContract {
         }
     }
 }
+
+/// OAuth tokens and sign-in counters, on every engine.
+enum CredentialContract {
+    static func tokensAndThrottle(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let audit = AuditIntent(actor: "test")
+            let reseller = try await store.createTenant(NewTenant(kind: .reseller, parentId: 1, name: "R"), key: "r", at: 1, audit: audit)
+            let user = try await store.createUser(NewUser(tenantId: reseller.id, email: "d@r.example", name: "D", passwordHash: nil), at: 1, audit: audit)
+            let client = try await store.createClient(NewAPIClient(clientId: "p", tenantId: reseller.id, name: "P", scopes: [.read, .write], secretHash: "h"), at: 1, audit: audit)
+            let ids = try await store.issue([
+                AccessTokenRecord(tokenHash: "refresh", kind: .oauthRefresh, userId: user.id, expiresAt: nil, createdAt: 1, clientId: client.id, scopes: [.write]),
+                AccessTokenRecord(tokenHash: "access", kind: .oauthAccess, userId: user.id, expiresAt: 100, createdAt: 1, clientId: client.id, scopes: [.write], refreshId: -1),
+            ], audit: nil)
+            let context = try #require(try await store.bearer(hash: "access"))
+            #expect(context.token.refreshId == ids[0])
+            #expect(context.user?.email == "d@r.example" && context.tenant?.id == reseller.id && context.client?.clientId == "p")
+            #expect(context.clientTenantEnabled && context.token.scopes == [.write])
+            // Revoking the refresh token takes its access tokens along.
+            #expect(try await store.revokeToken(id: ids[0], at: 5))
+            #expect(try await store.bearer(hash: "access")?.token.revokedAt == 5)
+            #expect(try await store.revokeToken(id: ids[0], at: 6) == false)
+
+            // Concurrent failures are all counted (one atomic upsert each).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { try await store.recordFailure(key: "user:x", at: 10, limit: 20, window: 60, lockout: 30) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await store.lockedKeys(["user:x", "addr:y"], at: 11) == ["user:x"])
+            #expect(try await store.lockedKeys(["user:x"], at: 40).isEmpty)  // the lock lifts by itself
+            try await store.clearFailures(key: "user:x")
+            try await store.recordFailure(key: "user:x", at: 50, limit: 2, window: 60, lockout: 30)
+            #expect(try await store.lockedKeys(["user:x"], at: 51).isEmpty)
+        }
+    }
+}

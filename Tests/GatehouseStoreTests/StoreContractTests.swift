@@ -19,6 +19,7 @@ struct SQLiteStoreContractTests {
     @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.sqlite) }
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.sqlite) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
+    @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -38,4 +39,5 @@ struct PostgresStoreContractTests {
     @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.postgres) }
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.postgres) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
+    @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
 }

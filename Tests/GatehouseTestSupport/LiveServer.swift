@@ -108,6 +108,17 @@ public final class LiveServer: @unchecked Sendable {
         try await Self.request(port: port, method, path, token: token, json: json)
     }
 
+    /// A POST with an `application/x-www-form-urlencoded` body.
+    public func form(_ path: String, _ body: String) async throws -> Answer {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = "POST"
+        request.timeoutInterval = 10
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(body.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
     /// One HTTP request to 127.0.0.1:`port`.
     public static func request(port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil) async throws -> Answer {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)

@@ -1,0 +1,163 @@
+import GatehouseCore
+import SQLKit
+
+extension SQLStore: CredentialStore {
+    public func clientForAuthentication(clientId: String) async throws -> (record: APIClientRecord, tenantEnabled: Bool)? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("""
+                SELECT \(unsafeRaw: Self.clientColumns), n.enabled AS tenant_enabled
+                FROM api_clients c JOIN tenants n ON n.id = c.tenant_id WHERE c.client_id = \(bind: clientId)
+                """).first() else { return nil }
+            return (try Self.clientRecord(from: row), try row.decode(column: "tenant_enabled", as: Bool.self))
+        }
+    }
+
+    public func bearer(hash: String) async throws -> BearerContext? {
+        try await database.withConnection { db in
+            // One round trip: the token, its user and the user's node, its client and the client's node.
+            guard let row = try await db.raw("""
+                SELECT \(unsafeRaw: Self.tokenColumns),
+                       u.id AS u_id, u.tenant_id AS u_tenant_id, u.email AS u_email, u.name AS u_name, u.permissions AS u_permissions,
+                       u.scopes AS u_scopes, u.enabled AS u_enabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+                       n.id AS n_id, n.key AS n_key, n.kind AS n_kind, n.parent_id AS n_parent_id, n.name AS n_name, n.enabled AS n_enabled,
+                       n.path AS n_path, n.created_at AS n_created_at, n.updated_at AS n_updated_at,
+                       c.id AS c_id, c.client_id AS c_client_id, c.tenant_id AS c_tenant_id, c.name AS c_name, c.scopes AS c_scopes,
+                       c.provisioning AS c_provisioning, c.enabled AS c_enabled, c.created_at AS c_created_at, c.updated_at AS c_updated_at,
+                       cn.enabled AS cn_enabled
+                FROM access_tokens t
+                LEFT JOIN users u ON u.id = t.user_id
+                LEFT JOIN tenants n ON n.id = u.tenant_id
+                LEFT JOIN api_clients c ON c.id = t.client_id
+                LEFT JOIN tenants cn ON cn.id = c.tenant_id
+                WHERE t.token_hash = \(bind: hash)
+                """).first() else { return nil }
+            let token = try Self.token(from: row)
+            var user: User?
+            if let id = try row.decode(column: "u_id", as: Int64?.self) {
+                user = User(
+                    id: id, tenantId: try row.decode(column: "u_tenant_id", as: Int64.self), email: try row.decode(column: "u_email", as: String.self),
+                    name: try row.decode(column: "u_name", as: String.self),
+                    permissions: try row.decode(column: "u_permissions", as: String.self).split(separator: ",").compactMap { Permission(rawValue: String($0)) },
+                    scopes: try row.decode(column: "u_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
+                    enabled: try row.decode(column: "u_enabled", as: Bool.self),
+                    createdAt: try row.decode(column: "u_created_at", as: Int64.self), updatedAt: try row.decode(column: "u_updated_at", as: Int64.self))
+            }
+            var tenant: Tenant?
+            if let id = try row.decode(column: "n_id", as: Int64?.self), let kind = TenantKind(rawValue: try row.decode(column: "n_kind", as: String.self)) {
+                tenant = Tenant(
+                    id: id, key: try row.decode(column: "n_key", as: String.self), kind: kind, parentId: try row.decode(column: "n_parent_id", as: Int64?.self),
+                    name: try row.decode(column: "n_name", as: String.self), enabled: try row.decode(column: "n_enabled", as: Bool.self),
+                    path: try row.decode(column: "n_path", as: String.self),
+                    createdAt: try row.decode(column: "n_created_at", as: Int64.self), updatedAt: try row.decode(column: "n_updated_at", as: Int64.self))
+            }
+            var client: APIClient?
+            if let id = try row.decode(column: "c_id", as: Int64?.self) {
+                client = APIClient(
+                    id: id, clientId: try row.decode(column: "c_client_id", as: String.self), tenantId: try row.decode(column: "c_tenant_id", as: Int64.self),
+                    name: try row.decode(column: "c_name", as: String.self),
+                    scopes: try row.decode(column: "c_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
+                    provisioning: try row.decode(column: "c_provisioning", as: Bool.self), enabled: try row.decode(column: "c_enabled", as: Bool.self),
+                    createdAt: try row.decode(column: "c_created_at", as: Int64.self), updatedAt: try row.decode(column: "c_updated_at", as: Int64.self))
+            }
+            let clientTenantEnabled = try row.decode(column: "cn_enabled", as: Bool?.self) ?? false
+            return BearerContext(token: token, user: user, tenant: tenant, client: client, clientTenantEnabled: clientTenantEnabled)
+        }
+    }
+
+    public func issue(_ tokens: [AccessTokenRecord], audit: (AuditIntent, action: String, tenantId: Int64?)?) async throws -> [Int64] {
+        try await database.transaction { db in
+            var ids: [Int64] = []
+            for token in tokens {
+                let refreshId = token.refreshId == -1 ? ids.first : token.refreshId
+                guard let row = try await db.raw("""
+                    INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by)
+                    VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt),
+                            \(bind: token.createdAt), \(bind: token.clientId), \(bind: Self.scopesText(token.scopes)), \(bind: refreshId), \(bind: token.mintedBy))
+                    RETURNING id
+                    """).first() else { throw GatehouseError(.internal, "insert returned no id") }
+                ids.append(try row.decode(column: "id", as: Int64.self))
+            }
+            if let (intent, action, tenantId) = audit, let id = ids.last {
+                try await Self.audit(db, at: tokens.last?.createdAt ?? 0, intent: intent, action: action, targetType: "token", targetId: String(id), tenantId: tenantId)
+            }
+            return ids
+        }
+    }
+
+    public func revokeToken(id: Int64, at: Int64) async throws -> Bool {
+        try await database.transaction { db in
+            let revoked = try await db.raw("""
+                UPDATE access_tokens SET revoked_at = \(bind: at) WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING id
+                """).all()
+            // A refresh token takes the access tokens made from it along.
+            try await db.raw("UPDATE access_tokens SET revoked_at = \(bind: at) WHERE refresh_id = \(bind: id) AND revoked_at IS NULL").run()
+            return !revoked.isEmpty
+        }
+    }
+
+    public func onBehalfTokens(under path: String?, page: PageRequest) async throws -> Page<AccessTokenRecord> {
+        try await database.withConnection { db in
+            var query = SQLQueryString("""
+                SELECT \(unsafeRaw: Self.tokenColumns) FROM access_tokens t JOIN users u ON u.id = t.user_id JOIN tenants n ON n.id = u.tenant_id
+                WHERE t.kind = 'on_behalf' AND t.id > \(bind: page.after ?? 0)
+                """)
+            if let path { query.appendInterpolation(unsafeRaw: " AND n.path LIKE "); query.appendInterpolation(bind: Self.likePrefix(path)) }
+            query.appendInterpolation(unsafeRaw: " ORDER BY t.id LIMIT \(page.limit + 1)")
+            return Self.page(try await db.raw(query).all().map(Self.token(from:)), limit: page.limit, id: \.id)
+        }
+    }
+
+    public func lockedKeys(_ keys: [String], at now: Int64) async throws -> [String] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT key FROM auth_throttle WHERE key IN (\(binds: keys)) AND locked_until > \(bind: now)
+                """).all().map { try $0.decode(column: "key", as: String.self) }
+        }
+    }
+
+    public func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws {
+        try await database.transaction { db in
+            // One atomic upsert per failure, so concurrent nodes never lose a count.
+            guard let row = try await db.raw("""
+                INSERT INTO auth_throttle (key, failures, window_start, locked_until) VALUES (\(bind: key), 1, \(bind: now), NULL)
+                ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN auth_throttle.window_start + \(bind: window) <= \(bind: now) THEN 1 ELSE auth_throttle.failures + 1 END,
+                    window_start = CASE WHEN auth_throttle.window_start + \(bind: window) <= \(bind: now) THEN \(bind: now) ELSE auth_throttle.window_start END
+                RETURNING failures
+                """).first() else { return }
+            if try row.decode(column: "failures", as: Int.self) >= limit {
+                try await db.raw("UPDATE auth_throttle SET locked_until = \(bind: now + lockout) WHERE key = \(bind: key)").run()
+            }
+        }
+    }
+
+    public func clearFailures(key: String) async throws {
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM auth_throttle WHERE key = \(bind: key) AND (locked_until IS NULL OR locked_until > 0)").run()
+        }
+    }
+
+    public func usersInAccounts(under path: String, parentId: Int64?, email: String?, page: PageRequest) async throws -> Page<UserInAccount> {
+        try await database.withConnection { db in
+            var query = SQLQueryString("""
+                SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.tenantColumns.split(separator: ",").map { "n.\($0.trimmingCharacters(in: .whitespaces)) AS n_\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+                FROM users u JOIN tenants n ON n.id = u.tenant_id
+                WHERE n.kind = 'account' AND n.path LIKE \(bind: Self.likePrefix(path)) AND u.id > \(bind: page.after ?? 0)
+                """)
+            if let parentId { query.appendInterpolation(unsafeRaw: " AND n.parent_id = "); query.appendInterpolation(bind: parentId) }
+            if let email { query.appendInterpolation(unsafeRaw: " AND u.email = "); query.appendInterpolation(bind: email) }
+            query.appendInterpolation(unsafeRaw: " ORDER BY u.id LIMIT \(page.limit + 1)")
+            let found = try await db.raw(query).all().map { row in
+                let user = try Self.userRecord(from: row).user
+                guard let kind = TenantKind(rawValue: try row.decode(column: "n_kind", as: String.self)) else { throw GatehouseError(.internal, "bad kind") }
+                let account = Tenant(
+                    id: try row.decode(column: "n_id", as: Int64.self), key: try row.decode(column: "n_key", as: String.self), kind: kind,
+                    parentId: try row.decode(column: "n_parent_id", as: Int64?.self), name: try row.decode(column: "n_name", as: String.self),
+                    enabled: try row.decode(column: "n_enabled", as: Bool.self), path: try row.decode(column: "n_path", as: String.self),
+                    createdAt: try row.decode(column: "n_created_at", as: Int64.self), updatedAt: try row.decode(column: "n_updated_at", as: Int64.self))
+                return UserInAccount(user: user, account: account)
+            }
+            return Self.page(found, limit: page.limit, id: \.user.id)
+        }
+    }
+}
