@@ -55,5 +55,5 @@ public protocol CredentialStore: Sendable {
     func createDevice(tenantId: Int64, kind: String, name: String, serial: String?, at: Int64, audit: AuditIntent) async throws -> Device
     func device(id: Int64) async throws -> Device?
     func deleteDevice(id: Int64, at: Int64, audit: AuditIntent) async throws
-    func devices(under path: String?, tenantId: Int64?, page: PageRequest) async throws -> Page<Device>
+    func devices(under path: String?, tenantId: Int64?, kind: String?, page: PageRequest) async throws -> Page<Device>
 }

@@ -88,7 +88,7 @@ public struct PartnerAuth: Sendable {
             guard let scope = Scope(rawValue: String(part)) else { throw GatehouseError(.invalidScope, "unknown scope \(part)") }
             scopes.append(scope)
         }
-        return Array(Set(scopes)).sorted()
+        return scopes.isEmpty ? nil : Array(Set(scopes)).sorted()
     }
 
     /// Checks client credentials; `invalid_client` when unknown, wrong, disabled or in a disabled node.

@@ -71,8 +71,8 @@ extension GatehouseApp {
         }
         router.get("/rest/v2.2/cameras") { request, _ in
             let caller = try await partnerCaller(request, needs: .read)
-            let page = try await store.devices(under: nil, tenantId: caller.user.tenantId, page: try Self.page(request))
-            let cameras = page.items.filter { $0.kind == "camera" }.map {
+            let page = try await store.devices(under: nil, tenantId: caller.user.tenantId, kind: "camera", page: try Self.page(request))
+            let cameras = page.items.map {
                 Partner.CameraBody(cameraId: $0.id, accountId: $0.tenantId, name: $0.name, serial: $0.serial, createdAt: $0.createdAt)
             }
             var headers = HTTPFields()

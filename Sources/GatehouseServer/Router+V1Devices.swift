@@ -28,7 +28,7 @@ extension GatehouseApp {
             let caller = try await caller(request)
             let tenantId = try Self.int64(request, "tenant_id")
             if let tenantId { _ = try await management.tenant(caller, id: tenantId) }
-            return try JSON.response(PageBody(try await store.devices(under: caller.scopePath, tenantId: tenantId, page: try Self.page(request))))
+            return try JSON.response(PageBody(try await store.devices(under: caller.scopePath, tenantId: tenantId, kind: nil, page: try Self.page(request))))
         }
         router.post("/v1/devices") { request, _ in
             let caller = try await caller(request)

@@ -45,11 +45,12 @@ extension SQLStore {
         }
     }
 
-    public func devices(under path: String?, tenantId: Int64?, page: PageRequest) async throws -> Page<Device> {
+    public func devices(under path: String?, tenantId: Int64?, kind: String?, page: PageRequest) async throws -> Page<Device> {
         try await database.withConnection { db in
             var query = SQLQueryString("SELECT \(unsafeRaw: Self.deviceColumns) FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.id > \(bind: page.after ?? 0)")
             if let path { query.appendInterpolation(unsafeRaw: " AND t.path LIKE "); query.appendInterpolation(bind: Self.likePrefix(path)) }
             if let tenantId { query.appendInterpolation(unsafeRaw: " AND d.tenant_id = "); query.appendInterpolation(bind: tenantId) }
+            if let kind { query.appendInterpolation(unsafeRaw: " AND d.kind = "); query.appendInterpolation(bind: kind) }
             query.appendInterpolation(unsafeRaw: " ORDER BY d.id LIMIT \(page.limit + 1)")
             return Self.page(try await db.raw(query).all().map(Self.device(from:)), limit: page.limit, id: \.id)
         }
