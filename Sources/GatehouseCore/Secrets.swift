@@ -13,8 +13,9 @@ public enum Secrets {
 
     /// `count` bytes from the system CSPRNG.
     public static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        guard count > 0 else { return [] }
+        // BoringSSL's CSPRNG (seeded from the kernel): one call, no system call per byte.
+        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
     }
 
     /// A random string of `length` characters drawn uniformly from `alphabet`.

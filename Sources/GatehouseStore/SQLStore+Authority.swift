@@ -64,7 +64,7 @@ extension SQLStore {
 
     /// Replaces every platform admin token with a new one (`gatehouse admin-token --rotate`).
     public func rotateAdminToken(_ token: String, at: Int64) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             try await db.raw("""
                 UPDATE access_tokens SET revoked_at = \(bind: at) WHERE kind = \(bind: AccessTokenKind.platformAdmin.rawValue) AND revoked_at IS NULL
                 """).run()
@@ -74,6 +74,6 @@ extension SQLStore {
                 """).run()
             try await Self.audit(db, at: at, intent: AuditIntent(actor: "system", detail: "platform admin token rotated"),
                                  action: "platform.rotate_admin_token", targetType: "tenant", targetId: "1", tenantId: Management.platformTenantId)
-        }
+        } }
     }
 }

@@ -57,7 +57,7 @@ extension SQLStore {
     }
 
     public func updateClient(id: Int64, _ update: APIClientUpdate, at: Int64, audit: AuditIntent) async throws -> APIClient {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard var record = try await Self.fetchClient(db, id: id) else { throw GatehouseError.notFound("client", id) }
             if let name = update.name { record.client.name = name }
             if let scopes = update.scopes { record.client.scopes = Array(Set(scopes)).sorted() }
@@ -73,15 +73,15 @@ extension SQLStore {
             try await Self.audit(db, at: at, intent: audit, action: update.secretHash != nil ? "client.rotate_secret" : "client.update",
                                  targetType: "client", targetId: String(id), tenantId: record.client.tenantId)
             return record.client
-        }
+        } }
     }
 
     public func deleteClient(id: Int64, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard let record = try await Self.fetchClient(db, id: id) else { throw GatehouseError.notFound("client", id) }
             try await Self.audit(db, at: at, intent: audit, action: "client.delete", targetType: "client", targetId: String(id), tenantId: record.client.tenantId)
             try await db.raw("DELETE FROM api_clients WHERE id = \(bind: id)").run()
-        }
+        } }
     }
 
     public func listClients(under path: String?, tenantId: Int64?, page: PageRequest) async throws -> Page<APIClient> {

@@ -3,6 +3,14 @@ import SQLKit
 
 extension SQLStore: CredentialStore {
     public func clientForAuthentication(clientId: String) async throws -> (record: APIClientRecord, tenantEnabled: Bool)? {
+        if let cached = cache?.client(clientId) { return cached }
+        let generation = cache?.generation ?? 0
+        let found = try await readClientForAuthentication(clientId: clientId)
+        if let found { cache?.store(client: found, for: clientId, readAt: generation) }
+        return found
+    }
+
+    func readClientForAuthentication(clientId: String) async throws -> (record: APIClientRecord, tenantEnabled: Bool)? {
         try await database.withConnection { db in
             guard let row = try await db.raw("""
                 SELECT \(unsafeRaw: Self.clientColumns), n.enabled AS tenant_enabled
@@ -13,6 +21,14 @@ extension SQLStore: CredentialStore {
     }
 
     public func bearer(hash: String) async throws -> BearerContext? {
+        if let cached = cache?.bearer(hash) { return cached }
+        let generation = cache?.generation ?? 0
+        let found = try await readBearer(hash: hash)
+        if let found { cache?.store(bearer: found, for: hash, readAt: generation) }
+        return found
+    }
+
+    func readBearer(hash: String) async throws -> BearerContext? {
         try await database.withConnection { db in
             // One round trip: the token, its user and the user's node, its client and the client's node.
             guard let row = try await db.raw("""
@@ -65,7 +81,19 @@ extension SQLStore: CredentialStore {
     }
 
     public func issue(_ tokens: [AccessTokenRecord], audit: (AuditIntent, action: String, tenantId: Int64?)?) async throws -> [Int64] {
-        try await database.transaction { db in
+        if tokens.count == 1, audit == nil, let token = tokens.first, token.refreshId != -1 {
+            // One row, no audit entry: a single INSERT is atomic on its own.
+            return try await database.serializingWrites { try await database.withConnection { db in
+                guard let row = try await db.raw("""
+                    INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by)
+                    VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt),
+                            \(bind: token.createdAt), \(bind: token.clientId), \(bind: Self.scopesText(token.scopes)), \(bind: token.refreshId), \(bind: token.mintedBy))
+                    RETURNING id
+                    """).first() else { throw GatehouseError(.internal, "insert returned no id") }
+                return [try row.decode(column: "id", as: Int64.self)]
+            } }
+        }
+        return try await database.transaction { db in
             var ids: [Int64] = []
             for token in tokens {
                 let refreshId = token.refreshId == -1 ? ids.first : token.refreshId
@@ -85,14 +113,14 @@ extension SQLStore: CredentialStore {
     }
 
     public func revokeToken(id: Int64, at: Int64) async throws -> Bool {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             let revoked = try await db.raw("""
                 UPDATE access_tokens SET revoked_at = \(bind: at) WHERE id = \(bind: id) AND revoked_at IS NULL RETURNING id
                 """).all()
             // A refresh token takes the access tokens made from it along.
             try await db.raw("UPDATE access_tokens SET revoked_at = \(bind: at) WHERE refresh_id = \(bind: id) AND revoked_at IS NULL").run()
             return !revoked.isEmpty
-        }
+        } }
     }
 
     public func onBehalfTokens(under path: String?, page: PageRequest) async throws -> Page<AccessTokenRecord> {

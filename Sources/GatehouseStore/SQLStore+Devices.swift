@@ -35,14 +35,14 @@ extension SQLStore {
     }
 
     public func deleteDevice(id: Int64, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard let row = try await db.raw("SELECT \(unsafeRaw: Self.deviceColumns) FROM devices d WHERE d.id = \(bind: id)").first() else {
                 throw GatehouseError.notFound("device", id)
             }
             let device = try Self.device(from: row)
             try await Self.audit(db, at: at, intent: audit, action: "device.delete", targetType: "device", targetId: String(id), tenantId: device.tenantId)
             try await db.raw("DELETE FROM devices WHERE id = \(bind: id)").run()
-        }
+        } }
     }
 
     public func devices(under path: String?, tenantId: Int64?, kind: String?, page: PageRequest) async throws -> Page<Device> {

@@ -55,7 +55,7 @@ extension SQLStore {
     }
 
     public func updateTenant(id: Int64, _ update: TenantUpdate, at: Int64, audit: AuditIntent) async throws -> Tenant {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard var tenant = try await Self.fetchTenant(db, id: id) else { throw GatehouseError.notFound("tenant", id) }
             if let name = update.name { tenant.name = name }
             if let enabled = update.enabled { tenant.enabled = enabled }
@@ -65,11 +65,11 @@ extension SQLStore {
                 """).run()
             try await Self.audit(db, at: at, intent: audit, action: "tenant.update", targetType: "tenant", targetId: String(id), tenantId: id)
             return tenant
-        }
+        } }
     }
 
     public func deleteTenant(id: Int64, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard try await Self.fetchTenant(db, id: id) != nil else { throw GatehouseError.notFound("tenant", id) }
             if try await db.raw("SELECT id FROM tenants WHERE parent_id = \(bind: id) LIMIT 1").first() != nil {
                 throw GatehouseError(.conflict, "tenant \(id) has child nodes; delete them first")
@@ -80,7 +80,7 @@ extension SQLStore {
             try await db.raw("DELETE FROM api_clients WHERE tenant_id = \(bind: id)").run()
             try await db.raw("DELETE FROM tenant_features WHERE tenant_id = \(bind: id)").run()
             try await db.raw("DELETE FROM tenants WHERE id = \(bind: id)").run()
-        }
+        } }
     }
 
     public func listTenants(under path: String?, kind: TenantKind?, parentId: Int64?, page: PageRequest) async throws -> Page<Tenant> {
@@ -105,13 +105,13 @@ extension SQLStore {
     }
 
     public func setFeature(tenantId: Int64, _ feature: Feature, enabled: Bool, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard try await Self.fetchTenant(db, id: tenantId) != nil else { throw GatehouseError.notFound("tenant", tenantId) }
             try await db.raw("""
                 INSERT INTO tenant_features (tenant_id, feature, enabled, updated_at) VALUES (\(bind: tenantId), \(bind: feature.rawValue), \(bind: enabled), \(bind: at))
                 ON CONFLICT (tenant_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at
                 """).run()
             try await Self.audit(db, at: at, intent: audit, action: "tenant.feature", targetType: "tenant", targetId: String(tenantId), tenantId: tenantId)
-        }
+        } }
     }
 }

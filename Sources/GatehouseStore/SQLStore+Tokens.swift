@@ -43,12 +43,12 @@ extension SQLStore {
     }
 
     public func revokeAccessToken(hash: String, at: Int64) async throws -> Bool {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             let rows = try await db.raw("""
                 UPDATE access_tokens SET revoked_at = \(bind: at) WHERE token_hash = \(bind: hash) AND revoked_at IS NULL RETURNING id
                 """).all()
             return !rows.isEmpty
-        }
+        } }
     }
 
     public func listAudit(under path: String?, page: PageRequest) async throws -> Page<AuditEntry> {

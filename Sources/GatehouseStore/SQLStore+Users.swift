@@ -58,7 +58,7 @@ extension SQLStore {
     }
 
     public func updateUser(id: Int64, _ update: UserUpdate, at: Int64, audit: AuditIntent) async throws -> User {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard var record = try await Self.fetchUser(db, id: id) else { throw GatehouseError.notFound("user", id) }
             if let email = update.email, email != record.user.email {
                 if try await db.raw("SELECT id FROM users WHERE email = \(bind: email)").first() != nil {
@@ -82,16 +82,16 @@ extension SQLStore {
             }
             try await Self.audit(db, at: at, intent: audit, action: "user.update", targetType: "user", targetId: String(id), tenantId: record.user.tenantId)
             return record.user
-        }
+        } }
     }
 
     public func deleteUser(id: Int64, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard let record = try await Self.fetchUser(db, id: id) else { throw GatehouseError.notFound("user", id) }
             try await Self.audit(db, at: at, intent: audit, action: "user.delete", targetType: "user", targetId: String(id), tenantId: record.user.tenantId)
             try await db.raw("DELETE FROM access_tokens WHERE user_id = \(bind: id)").run()
             try await db.raw("DELETE FROM users WHERE id = \(bind: id)").run()
-        }
+        } }
     }
 
     public func listUsers(under path: String?, tenantId: Int64?, email: String?, page: PageRequest) async throws -> Page<User> {

@@ -7,10 +7,19 @@ import SQLKit
 /// together with its audit entry.
 public struct SQLStore: ManagementStore {
     public let database: any Database
+    /// Bearer and client look-ups cached in this process (SQLite only; see ``CredentialCache``).
+    let cache: CredentialCache?
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
         self.database = database
+        self.cache = database.engine == .sqlite ? CredentialCache() : nil
+    }
+
+    /// Runs a write that may change a cached credential answer, then drops the cache.
+    func invalidating<T: Sendable>(_ write: () async throws -> T) async throws -> T {
+        defer { cache?.invalidate() }
+        return try await write()
     }
 
     /// Writes an audit entry inside the caller's transaction.
