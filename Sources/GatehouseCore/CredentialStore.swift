@@ -35,6 +35,8 @@ public protocol CredentialStore: Sendable {
     /// Inserts tokens in one transaction; a token with `refreshId == -1` is linked to the
     /// first token of the batch (an access token issued with its refresh token). Returns the ids.
     func issue(_ tokens: [AccessTokenRecord], audit: (AuditIntent, action: String, tenantId: Int64?)?) async throws -> [Int64]
+    /// Inserts one token with no audit entry, possibly in one transaction with other callers' (group commit).
+    func issueOne(_ token: AccessTokenRecord) async throws
     /// Revokes a token; revoking a refresh token also revokes the access tokens made from it.
     /// Returns whether a live token was revoked.
     func revokeToken(id: Int64, at: Int64) async throws -> Bool

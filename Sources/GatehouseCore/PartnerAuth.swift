@@ -147,9 +147,9 @@ public struct PartnerAuth: Sendable {
         else { throw failure }
         let scopes = try grantable(requested, client: context.token.scopes, user: user.scopes)
         let access = newToken()
-        _ = try await store.issue([AccessTokenRecord(tokenHash: Secrets.hash(access), kind: .oauthAccess, userId: user.id,
-                                                     expiresAt: now + settings.accessTokenLifetime, createdAt: now, clientId: client.id,
-                                                     scopes: scopes, refreshId: context.token.id)], audit: nil)
+        try await store.issueOne(AccessTokenRecord(tokenHash: Secrets.hash(access), kind: .oauthAccess, userId: user.id,
+                                                   expiresAt: now + settings.accessTokenLifetime, createdAt: now, clientId: client.id,
+                                                   scopes: scopes, refreshId: context.token.id))
         return IssuedTokens(accessToken: access, refreshToken: refreshToken, expiresIn: settings.accessTokenLifetime - 1, scopes: scopes)
     }
 

@@ -81,18 +81,6 @@ extension SQLStore: CredentialStore {
     }
 
     public func issue(_ tokens: [AccessTokenRecord], audit: (AuditIntent, action: String, tenantId: Int64?)?) async throws -> [Int64] {
-        if tokens.count == 1, audit == nil, let token = tokens.first, token.refreshId != -1 {
-            // One row, no audit entry: a single INSERT is atomic on its own.
-            return try await database.serializingWrites { try await database.withConnection { db in
-                guard let row = try await db.raw("""
-                    INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by)
-                    VALUES (\(bind: token.tokenHash), \(bind: token.kind.rawValue), \(bind: token.userId), \(bind: token.expiresAt), \(bind: token.revokedAt),
-                            \(bind: token.createdAt), \(bind: token.clientId), \(bind: Self.scopesText(token.scopes)), \(bind: token.refreshId), \(bind: token.mintedBy))
-                    RETURNING id
-                    """).first() else { throw GatehouseError(.internal, "insert returned no id") }
-                return [try row.decode(column: "id", as: Int64.self)]
-            } }
-        }
         return try await database.transaction { db in
             var ids: [Int64] = []
             for token in tokens {
@@ -110,6 +98,10 @@ extension SQLStore: CredentialStore {
             }
             return ids
         }
+    }
+
+    public func issueOne(_ token: AccessTokenRecord) async throws {
+        try await tokenBatcher.insert(token)
     }
 
     public func revokeToken(id: Int64, at: Int64) async throws -> Bool {

@@ -9,11 +9,14 @@ public struct SQLStore: ManagementStore {
     public let database: any Database
     /// Bearer and client look-ups cached in this process (SQLite only; see ``CredentialCache``).
     let cache: CredentialCache?
+    /// Group commit of new access tokens.
+    let tokenBatcher: TokenInsertBatcher
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
         self.database = database
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
+        self.tokenBatcher = TokenInsertBatcher(database: database)
     }
 
     /// Runs a write that may change a cached credential answer, then drops the cache.

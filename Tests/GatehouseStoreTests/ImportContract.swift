@@ -145,6 +145,28 @@ enum CredentialContract {
             try await store.clearFailures(key: "user:x")
             try await store.recordFailure(key: "user:x", at: 50, limit: 2, window: 60, lockout: 30)
             #expect(try await store.lockedKeys(["user:x"], at: 51).isEmpty)
+
+            // Group commit: many concurrent single-token inserts all land, each exactly once.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        try await store.issueOne(AccessTokenRecord(tokenHash: "batch-\(index)", kind: .oauthAccess, userId: user.id, expiresAt: 100,
+                                                                   createdAt: 1, clientId: client.id, scopes: [.read], refreshId: ids[0]))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for index in [0, 150, 299] {
+                #expect(try await store.bearer(hash: "batch-\(index)")?.token.scopes == [.read])
+            }
+            let count = try await database.withConnection { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM access_tokens WHERE token_hash LIKE 'batch-%'").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(count == 300)
+            // A batch that cannot be written fails its callers and writes nothing of itself.
+            await #expect(throws: (any Error).self) {
+                try await store.issueOne(AccessTokenRecord(tokenHash: "batch-0", kind: .oauthAccess, userId: user.id, expiresAt: 100, createdAt: 1))
+            }
         }
     }
 }
