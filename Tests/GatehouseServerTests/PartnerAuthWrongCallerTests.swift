@@ -40,6 +40,12 @@ struct PartnerAuthWrongCallerTests {
             expectOAuth(try await f.token("grant_type=refresh_token"), .badRequest, "invalid_request", "no refresh_token")
             expectOAuth(try await f.token(good + "&scope=admin"), .badRequest, "invalid_scope", "unknown scope")
             expectOAuth(try await f.token(good + "&scope=write", client: "readonly"), .badRequest, "invalid_scope", "scope beyond the client")
+            // The user's own scopes bound the token too.
+            #expect(try await client.admin(.patch, "/v1/users/\(f.id("dealerD"))", json: #"{"scopes":["read"]}"#).status == .ok)
+            expectOAuth(try await f.token("grant_type=password&scope=write&username=dealer@dist.example&password=correct%20horse", client: "dpartner"),
+                        .badRequest, "invalid_scope", "scope beyond the user")
+            let readOnlyUser = try await f.token("grant_type=password&username=dealer@dist.example&password=correct%20horse", client: "dpartner")
+            #expect(readOnlyUser.json["scope"] as? String == "read")
             let wrongType = try await client.raw(.post, "/oauth/token", headers: [.authorization: f.basic("partner"), .contentType: "application/json"], body: "{}")
             expectOAuth(wrongType, .unsupportedMediaType, "invalid_request", "JSON body")
             // Credentials of the user: wrong password, unknown, disabled all answer alike.
