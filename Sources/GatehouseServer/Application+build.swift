@@ -15,11 +15,8 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     if case .sqlite = configuration.resolvedDatabase {
         try SecureFile.makeDirectory(configuration.dataDirectory)
     }
-    let store = SQLStore(database: database)
-    let management = Management(store: store, hasher: PasswordHasher(rounds: configuration.passwordHashRounds),
-                                clock: configuration.clock, sessionLifetime: configuration.sessionLifetime)
-    let partnerAuth = PartnerAuth(store: store, hasher: management.hasher, clock: configuration.clock, settings: configuration.partnerAuth)
-    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store, management: management, partnerAuth: partnerAuth)
+    let gatehouse = GatehouseApp(configuration: configuration, database: database)
+    let store = gatehouse.store
 
     let router = gatehouse.makeRouter()
     var app = Application(
@@ -69,9 +66,6 @@ final class RouteTableBox: Sendable {
 /// The routes Gatehouse serves, for the OpenAPI consistency test.
 public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> RouteTable {
     let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: Logger(label: "routes"))
-    let store = SQLStore(database: database)
-    let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store,
-                                 management: Management(store: store, hasher: PasswordHasher()), partnerAuth: PartnerAuth(store: store, hasher: PasswordHasher()))
-    let router = gatehouse.makeRouter()
+    let router = GatehouseApp(configuration: configuration, database: database).makeRouter()
     return RouteTable(router.routes.map { ($0.method, $0.path.description) })
 }

@@ -11,6 +11,17 @@ struct GatehouseApp: Sendable {
     let management: Management
     let partnerAuth: PartnerAuth
 
+    /// The core services over `database`, configured by `configuration`.
+    init(configuration: GatehouseConfiguration, database: any Database) {
+        let store = SQLStore(database: database)
+        let hasher = PasswordHasher(rounds: configuration.passwordHashRounds)
+        self.configuration = configuration
+        self.database = database
+        self.store = store
+        self.management = Management(store: store, hasher: hasher, clock: configuration.clock, sessionLifetime: configuration.sessionLifetime)
+        self.partnerAuth = PartnerAuth(store: store, hasher: hasher, clock: configuration.clock, settings: configuration.partnerAuth)
+    }
+
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.
     func caller(_ request: Request) async throws -> Caller {
         try await management.caller(bearer: Self.bearerToken(request))

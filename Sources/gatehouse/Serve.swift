@@ -54,21 +54,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var configuration = try storage.configuration()
         configuration.host = host ?? environment("HOST") ?? "127.0.0.1"
-        guard let port = try port ?? environment("PORT").map({ text -> Int in
-            guard let value = Int(text) else { throw ValidationError("GATEHOUSE_PORT must be an integer") }
-            return value
-        }) ?? 8080 as Int?, (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
-        configuration.port = port
+        configuration.port = try integer(port, "PORT", 0...65535) ?? 8080
         if let text = publicURL ?? environment("PUBLIC_URL") {
             guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                 throw ValidationError("--public-url must be an http:// or https:// URL")
             }
             configuration.publicURL = text
         }
-        if let text = maxBodySize.map(String.init) ?? environment("MAX_BODY_SIZE") {
-            guard let size = Int(text), size >= 1024 else { throw ValidationError("--max-body-size must be an integer of at least 1024") }
-            configuration.maxBodySize = size
-        }
+        if let size = try integer(maxBodySize, "MAX_BODY_SIZE", 1024...(1 << 30)) { configuration.maxBodySize = size }
         if let text = logLevel ?? environment("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text) else { throw ValidationError("--log-level: unknown level \(text)") }
             configuration.logLevel = level

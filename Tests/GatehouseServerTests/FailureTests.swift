@@ -38,10 +38,7 @@ struct FailureTests {
         let port = LiveServer.freePort()
         let configuration = GatehouseConfiguration(database: .postgres(try PostgresURL("postgres://nobody@127.0.0.1:\(port)/none"), schema: nil))
         let database = try DatabaseFactory.open(configuration.resolvedDatabase, operationTimeout: .seconds(1), logger: Logger(label: "test"))
-        let store = SQLStore(database: database)
-        let gatehouse = GatehouseApp(configuration: configuration, database: database, store: store,
-                                     management: Management(store: store, hasher: PasswordHasher(rounds: 1000)),
-                                     partnerAuth: PartnerAuth(store: store, hasher: PasswordHasher(rounds: 1000)))
+        let gatehouse = GatehouseApp(configuration: configuration, database: database)
         let app = Application(router: gatehouse.makeRouter(), services: [database], logger: Logger(label: "test"))
         try await app.test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)
