@@ -224,21 +224,13 @@ public struct Management: Sendable {
         public var user: User
     }
 
-    /// Signs a user in with e-mail and password. Unknown user, wrong password and disabled
-    /// user all fail alike (`unauthenticated`), after the same amount of hashing work.
-    public func signIn(email: String, password: String) async throws -> Session {
-        let failure = GatehouseError(.unauthenticated, "e-mail or password is wrong")
-        let email = (try? Validation.email(email)) ?? ""
-        let record = email.isEmpty ? nil : try await store.user(email: email)
-        let passwordOK = hasher.verify(password, against: record?.passwordHash ?? hasher.dummyHash)
-        guard let record, passwordOK, record.user.enabled,
-              let tenant = try await store.tenant(id: record.user.tenantId), tenant.enabled
-        else { throw failure }
+    /// Opens a /v1 session for a user whose password was checked (``PartnerAuth/checkPassword``).
+    public func startSession(for user: User) async throws -> Session {
         let token = Secrets.token(prefix: "ghu_")
         let now = clock.now()
-        try await store.insertAccessToken(AccessTokenRecord(tokenHash: Secrets.hash(token), kind: .userSession, userId: record.user.id,
+        try await store.insertAccessToken(AccessTokenRecord(tokenHash: Secrets.hash(token), kind: .userSession, userId: user.id,
                                                             expiresAt: now + sessionLifetime, createdAt: now))
-        return Session(token: token, expiresAt: now + sessionLifetime, user: record.user)
+        return Session(token: token, expiresAt: now + sessionLifetime, user: user)
     }
 
     /// Resolves a bearer token to its caller; `unauthenticated` when unknown, expired or revoked,

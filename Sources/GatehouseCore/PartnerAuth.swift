@@ -106,15 +106,28 @@ public struct PartnerAuth: Sendable {
 
     /// The password grant: a new access and refresh token for the user, within the client's and
     /// the user's scopes. Wrong password, unknown, disabled and locked users all get the same
-    /// `invalid_grant`; failures count against the user name and the client address.
+    /// `invalid_grant` (see ``checkPassword(username:password:address:failure:)``).
     public func passwordGrant(client: APIClient, username: String, password: String, requested: [Scope]?, address: String) async throws -> IssuedTokens {
-        let failure = GatehouseError(.invalidGrant, "Bad credentials")
+        let user = try await checkPassword(username: username, password: password, address: address,
+                                           failure: GatehouseError(.invalidGrant, "Bad credentials"))
+        let now = clock.now()
+        let scopes = try grantable(requested, client: client.scopes, user: user.scopes)
+        let access = newToken(), refresh = newToken()
+        try await issuePair(access: access, refresh: refresh, user: user, client: client, scopes: scopes, now: now)
+        return IssuedTokens(accessToken: access, refreshToken: refresh, expiresIn: settings.accessTokenLifetime - 1, scopes: scopes)
+    }
+
+    /// Checks a user name and password for every password sign-in (OAuth password grant,
+    /// /v1 sessions). Failures count against the user name and the client address in the
+    /// database; a locked name or address, a wrong password, an unknown or disabled user all
+    /// throw `failure` alike, after the same hashing work.
+    public func checkPassword(username: String, password: String, address: String, failure: GatehouseError) async throws -> User {
         let now = clock.now()
         let email = (try? Validation.email(username)) ?? username.lowercased()
         let userKey = "user:" + email
         let addressKey = "addr:" + address
         let locked = try await store.lockedKeys([userKey, addressKey], at: now)
-        let record = locked.isEmpty && !email.isEmpty ? try await store.user(email: email) : nil
+        let record = locked.isEmpty && !email.isEmpty && email.utf8.count <= 254 ? try await store.user(email: email) : nil
         let hasher = self.hasher
         let stored = record?.passwordHash ?? hasher.dummyHash
         let passwordOK = await Offload.run { hasher.verify(password, against: stored) }
@@ -129,10 +142,7 @@ public struct PartnerAuth: Sendable {
             throw failure
         }
         try await store.clearFailures(key: userKey)
-        let scopes = try grantable(requested, client: client.scopes, user: record.user.scopes)
-        let access = newToken(), refresh = newToken()
-        try await issuePair(access: access, refresh: refresh, user: record.user, client: client, scopes: scopes, now: now)
-        return IssuedTokens(accessToken: access, refreshToken: refresh, expiresIn: settings.accessTokenLifetime - 1, scopes: scopes)
+        return record.user
     }
 
     /// The refresh grant: a new access token from a live refresh token of the same client. The

@@ -4,9 +4,11 @@ import Hummingbird
 extension GatehouseApp {
     /// Sign-in for admin users (/v1 sessions) and who-am-I.
     func addSessionRoutes(to router: Router<GatehouseRequestContext>) {
-        router.post("/v1/sessions") { request, _ in
+        router.post("/v1/sessions") { request, context in
             let body = try await self.body(V1.SignIn.self, request)
-            let session = try await management.signIn(email: body.email, password: body.password)
+            let user = try await partnerAuth.checkPassword(username: body.email, password: body.password, address: context.clientAddress,
+                                                           failure: GatehouseError(.unauthenticated, "e-mail or password is wrong"))
+            let session = try await management.startSession(for: user)
             return try JSON.response(V1.Session(token: session.token, expiresAt: session.expiresAt, user: session.user), status: .created)
         }
         router.delete("/v1/sessions/current") { request, _ in

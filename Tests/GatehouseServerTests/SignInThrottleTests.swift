@@ -48,3 +48,23 @@ struct SignInThrottleTests {
         }
     }
 }
+
+/// The /v1 sign-in shares the limits of the password grant.
+@Suite("Sessions: brute force")
+struct SessionThrottleTests {
+    @Test func sessionSignInIsLimitedToo() async throws {
+        let clock = TestClock()
+        try await TestApp(clock: clock, partnerAuth: PartnerAuthSettings(throttle: SignInThrottleTests.throttle)).run { client in
+            let account = try await client.createTenant(kind: "account", parent: 1, name: "A")
+            _ = try await client.createUser(tenant: account, email: "u@example.com")
+            for _ in 0..<3 {
+                #expect(try await client.send(.post, "/v1/sessions", token: nil, json: #"{"email":"u@example.com","password":"wrong one"}"#).status == .unauthorized)
+            }
+            let locked = try await client.send(.post, "/v1/sessions", token: nil, json: #"{"email":"u@example.com","password":"correct horse"}"#)
+            #expect(locked.status == .unauthorized)
+            // The lock lifts by itself.
+            clock.advance(121)
+            #expect(try await client.send(.post, "/v1/sessions", token: nil, json: #"{"email":"u@example.com","password":"correct horse"}"#).status == .created)
+        }
+    }
+}
