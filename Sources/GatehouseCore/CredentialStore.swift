@@ -49,6 +49,9 @@ public protocol CredentialStore: Sendable {
     func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws
     /// Forgets the failures of `key` (after a successful sign-in).
     func clearFailures(key: String) async throws
+    /// Deletes tokens that expired or were revoked before `before`, and sign-in counters
+    /// with no lock whose window started before it. Returns how many rows went.
+    func purge(before: Int64, now: Int64) async throws -> Int
 
     /// Users of accounts in a subtree (`path`), optionally only in accounts directly under
     /// `parentId`, optionally with one e-mail address; ordered by user id.

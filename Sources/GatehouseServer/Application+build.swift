@@ -22,7 +22,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Gatehouse"),
-        services: [database],
+        services: [database, MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger)],
         logger: logger)
     let startLogger = logger
     app.beforeServerStarts {

@@ -157,6 +157,19 @@ extension SQLStore: CredentialStore {
         }
     }
 
+    public func purge(before: Int64, now: Int64) async throws -> Int {
+        try await database.transaction { db in
+            let tokens = try await db.raw("""
+                DELETE FROM access_tokens WHERE (expires_at IS NOT NULL AND expires_at < \(bind: before))
+                    OR (revoked_at IS NOT NULL AND revoked_at < \(bind: before)) RETURNING id
+                """).all().count
+            let counters = try await db.raw("""
+                DELETE FROM auth_throttle WHERE window_start < \(bind: before) AND (locked_until IS NULL OR locked_until < \(bind: now)) RETURNING key
+                """).all().count
+            return tokens + counters
+        }
+    }
+
     public func usersInAccounts(under path: String, parentId: Int64?, email: String?, page: PageRequest) async throws -> Page<UserInAccount> {
         try await database.withConnection { db in
             var query = SQLQueryString("""

@@ -163,9 +163,18 @@ enum CredentialContract {
                 try await db.raw("SELECT COUNT(*) AS n FROM access_tokens WHERE token_hash LIKE 'batch-%'").first()!.decode(column: "n", as: Int.self)
             }
             #expect(count == 300)
+            // Clean-up removes what expired or was revoked before the cut-off, and nothing else.
+            #expect(try await store.bearer(hash: "refresh") != nil)
+            let purged = try await store.purge(before: 101, now: 200)
+            #expect(purged >= 302)  // refresh (revoked at 5), access (expired at 100), 300 batch tokens, stale counters
+            let left = try await database.withConnection { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM access_tokens").first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(left == 0)
             // A batch that cannot be written fails its callers and writes nothing of itself.
             await #expect(throws: (any Error).self) {
-                try await store.issueOne(AccessTokenRecord(tokenHash: "batch-0", kind: .oauthAccess, userId: user.id, expiresAt: 100, createdAt: 1))
+                try await store.issueOne(AccessTokenRecord(tokenHash: "dup", kind: .oauthAccess, userId: user.id, expiresAt: 100, createdAt: 1))
+                try await store.issueOne(AccessTokenRecord(tokenHash: "dup", kind: .oauthAccess, userId: user.id, expiresAt: 100, createdAt: 1))
             }
         }
     }

@@ -1,0 +1,33 @@
+import GatehouseCore
+import GatehouseStore
+import Logging
+import ServiceLifecycle
+
+/// Periodic clean-up, run by every node (each run is idempotent): deletes tokens that
+/// expired or were revoked more than `retention` seconds ago, and stale sign-in counters.
+struct MaintenanceService: Service {
+    let store: SQLStore
+    let clock: any GatehouseClock
+    let interval: Duration
+    let retention: Int64
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    return
+                }
+                let now = clock.now()
+                do {
+                    let removed = try await store.purge(before: now - retention, now: now)
+                    if removed > 0 { logger.info("maintenance: removed expired credentials", metadata: ["rows": "\(removed)"]) }
+                } catch {
+                    logger.warning("maintenance: clean-up failed; will retry", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}
