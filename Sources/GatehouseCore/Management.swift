@@ -196,17 +196,6 @@ public struct Management: Sendable {
         return try await store.listClients(under: caller.scopePath, tenantId: tenantId, page: page)
     }
 
-    /// Checks a client's id and secret (constant-time); `nil` for unknown, disabled or wrong.
-    public func authenticateClient(clientId: String, secret: String) async throws -> APIClient? {
-        guard let record = try await store.client(clientId: clientId) else {
-            _ = Secrets.matches(secret, hash: String(repeating: "0", count: 64))
-            return nil
-        }
-        guard Secrets.matches(secret, hash: record.secretHash), record.client.enabled else { return nil }
-        guard let tenant = try await store.tenant(id: record.client.tenantId), tenant.enabled else { return nil }
-        return record.client
-    }
-
     // MARK: Audit
 
     /// The audit log of the caller's subtree, oldest first.
