@@ -127,7 +127,8 @@ public struct CertificateAuthority: Sendable {
         return Issued(certificate: issued, privateKey: key)
     }
 
-    static func ipAddressBytes(_ text: String) -> [UInt8]? {
+    /// The bytes of an IPv4 or IPv6 address in text form, or `nil`.
+    public static func ipAddressBytes(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()

@@ -3,6 +3,7 @@ import GatehouseStore
 import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// Builds the Gatehouse HTTP application: database service, migrations and bootstrap at
 /// start, middleware, and every route. `gatehouse serve` and the tests both call this.
@@ -19,10 +20,16 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     let store = gatehouse.store
 
     let router = gatehouse.makeRouter()
+    var services: [any Service] = [database, MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger)]
+    if let adminPort = configuration.adminTLSPort {
+        var adminConfiguration = configuration
+        adminConfiguration.adminTLSPort = adminPort
+        services.append(AdminListener(configuration: adminConfiguration, store: store, logger: logger, boundPort: configuration.adminPort))
+    }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Gatehouse"),
-        services: [database, MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger)],
+        services: services,
         logger: logger)
     let startLogger = logger
     app.beforeServerStarts {

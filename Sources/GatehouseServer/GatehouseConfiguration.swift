@@ -22,6 +22,10 @@ public struct GatehouseConfiguration: Sendable {
     /// Lifetime of a /v1 user session, in seconds.
     public var sessionLifetime: Int64
     public var logLevel: Logger.Level
+    /// Port of the mutual-TLS super-admin listener (seed 002), on the same host; `nil` turns it off.
+    public var adminTLSPort: Int? = 9000
+    /// Where the admin listener reports the port it bound.
+    public var adminPort = AdminPortBox()
     /// Partner auth (seed 001): token lifetimes, the token realm, sign-in limits.
     public var partnerAuth = PartnerAuthSettings()
     /// The clock of every expiry and lock (tests move it).

@@ -130,7 +130,7 @@ actor SQLitePoolState {
         closed = true
         for waiter in waiters { waiter.resume(throwing: GatehouseError(.unavailable, "the database is closed")) }
         waiters.removeAll()
-        for connection in idle { try? await connection.close() }
+        for connection in idle { try? await connection.close().get() }  // the future-based close ignores task cancellation
         idle.removeAll()
     }
 

@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GATEHOUSE_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("admin-tls-port"), help: "Port of the mutual-TLS super-admin listener, same host (env GATEHOUSE_ADMIN_TLS_PORT; default 9000; 0 picks a free one).")
+    var adminTLSPort: Int?
+
     @Option(name: .customLong("access-token-lifetime"), help: "Partner OAuth access token lifetime in seconds (env GATEHOUSE_ACCESS_TOKEN_LIFETIME; default 43200).")
     var accessTokenLifetime: Int?
 
@@ -55,6 +58,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = try storage.configuration()
         configuration.host = host ?? environment("HOST") ?? "127.0.0.1"
         configuration.port = try integer(port, "PORT", 0...65535) ?? 8080
+        configuration.adminTLSPort = try integer(adminTLSPort, "ADMIN_TLS_PORT", 0...65535) ?? 9000
         if let text = publicURL ?? environment("PUBLIC_URL") {
             guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                 throw ValidationError("--public-url must be an http:// or https:// URL")

@@ -11,7 +11,7 @@ struct LiveServeTests {
         let flagPort = LiveServer.freePort()
         // Every flag can come from GATEHOUSE_<FLAG>; a flag on the command line wins.
         let server = try LiveServer(
-            arguments: ["--port", String(flagPort)],
+            arguments: ["--port", String(flagPort), "--admin-tls-port", "0"],
             environment: ["GATEHOUSE_PORT": String(environmentPort), "GATEHOUSE_DATA_DIR": dataDirectory,
                           "GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000", "GATEHOUSE_HOST": "127.0.0.1"],
             port: flagPort, dataDirectory: dataDirectory)
@@ -55,7 +55,7 @@ struct LiveServeTests {
         }
 
         // A restart on the same data directory keeps data and credentials; SIGINT stops it too.
-        let again = try LiveServer(arguments: ["--port", String(flagPort), "--data-dir", dataDirectory, "--password-hash-rounds", "1000"],
+        let again = try LiveServer(arguments: ["--port", String(flagPort), "--data-dir", dataDirectory, "--password-hash-rounds", "1000", "--admin-tls-port", "0"],
                                    environment: [:], port: flagPort, dataDirectory: dataDirectory)
         #expect(try await again.waitUntilHealthy(), "restart failed: \(again.stderr)")
         #expect(try await again.request("GET", "/v1/tenants/\(tenantId)", token: token).status == 200)
@@ -103,7 +103,7 @@ struct LiveServeTests {
 
         // The imported user signs in on a server started on that data directory.
         let port = LiveServer.freePort()
-        let server = try LiveServer(arguments: ["--port", String(port)], environment: environment, port: port, dataDirectory: dataDirectory)
+        let server = try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", "0"], environment: environment, port: port, dataDirectory: dataDirectory)
         #expect(try await server.waitUntilHealthy(), "\(server.stderr)")
         let session = try await server.request("POST", "/v1/sessions", json: #"{"email":"owner@shop.example","password":"owner password"}"#)
         #expect(session.status == 201)
@@ -115,7 +115,7 @@ struct LiveServeTests {
         #expect(rotated.status == 0)
         let newToken = try #require(server.adminToken)
         #expect(newToken != oldToken)
-        let restarted = try LiveServer(arguments: ["--port", String(port)], environment: environment, port: port, dataDirectory: dataDirectory)
+        let restarted = try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", "0"], environment: environment, port: port, dataDirectory: dataDirectory)
         #expect(try await restarted.waitUntilHealthy())
         #expect(try await restarted.request("GET", "/v1/me", token: oldToken).status == 401)
         #expect(try await restarted.request("GET", "/v1/me", token: newToken).status == 200)

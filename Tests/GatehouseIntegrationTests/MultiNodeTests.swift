@@ -19,7 +19,7 @@ struct MultiNodeTests {
         for _ in 0..<2 {
             let port = LiveServer.freePort()
             let directory = try TestDatabases.temporaryDirectory()
-            nodes.append(try LiveServer(arguments: ["--port", String(port), "--database-url", url, "--data-dir", directory],
+            nodes.append(try LiveServer(arguments: ["--port", String(port), "--database-url", url, "--data-dir", directory, "--admin-tls-port", "0"],
                                         environment: ["GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"], port: port, dataDirectory: directory))
         }
         for node in nodes {

@@ -17,6 +17,7 @@ struct TestApp {
             port: 0, dataDirectory: try TestDatabases.temporaryDirectory(), maxBodySize: maxBodySize,
             passwordHashRounds: PasswordHasher.minimumRounds, logLevel: .critical, announceBootstrap: false)
         configuration.clock = clock
+        configuration.adminTLSPort = nil
         configuration.partnerAuth = partnerAuth
         self.configuration = configuration
     }

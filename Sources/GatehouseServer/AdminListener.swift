@@ -1,0 +1,83 @@
+import Foundation
+import GatehouseCore
+import GatehouseStore
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import X509
+
+/// The mutual-TLS listener of the super-admin API (seed 002), on `--admin-tls-port`.
+///
+/// Its server certificate is issued by Gatehouse's authority when the listener starts (kept
+/// in memory only). A client must present a certificate chain that validates against the
+/// authority (RFC 5280: signature, validity period) and whose serial is recorded as a live
+/// super-admin certificate: no certificate, another authority's, an expired or a revoked
+/// one, or anything below TLS 1.2, fails the handshake.
+struct AdminListener: Service {
+    let configuration: GatehouseConfiguration
+    let store: SQLStore
+    let logger: Logger
+    let boundPort: AdminPortBox
+
+    func run() async throws {
+        // Migrations and bootstrap (in the main listener's start-up) make the authority; wait for it.
+        var stored = try? await store.authority()
+        while stored == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            stored = try? await store.authority()
+        }
+        guard let stored else { return }
+        let authority = try CertificateAuthority(certificatePEM: stored.certificatePEM, privateKeyPEM: stored.keyPEM)
+        let isIP = CertificateAuthority.ipAddressBytes(configuration.host) != nil
+        let server = try authority.issue(
+            commonName: configuration.host, organizationalUnit: "admin-listener",
+            usage: .server(dnsNames: ["localhost"] + (isIP ? [] : [configuration.host]), ipAddresses: isIP ? [configuration.host] : ["127.0.0.1"]),
+            days: 30)
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(try server.certificatePEM.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem)))
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .noHostnameVerification
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(stored.certificatePEM.utf8), format: .pem)])
+
+        let verifier = ClientCertificateVerifier(authority: authority.certificate)
+        let store = self.store
+        let logger = self.logger
+        let channel = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
+            let chain = try certificates.map { try $0.toDERBytes() }
+            guard let serial = await verifier.verify(chain: chain),
+                  let record = try? await store.issuedCertificate(serial: serial),
+                  record.purpose == "superadmin", record.revokedAt == nil
+            else {
+                logger.notice("admin listener: client certificate refused")
+                return .failed
+            }
+            return .certificateVerified
+        }
+        let router = Router(context: GatehouseRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ErrorMiddleware(routes: RouteTableBox()))
+        router.get("/healthz") { _, _ in try JSON.response(["status": "ok", "listener": "admin"]) }
+        let boundPort = self.boundPort
+        let app = Application(
+            router: router,
+            server: try .tls(.http1(), configuration: channel),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.adminTLSPort ?? 9000), serverName: "Gatehouse"),
+            onServerRunning: { channel in boundPort.set(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.run()
+    }
+}
+
+/// The port the admin listener bound (useful with port 0).
+public final class AdminPortBox: Sendable {
+    private let value = NIOLockedValueBox(0)
+    public init() {}
+    func set(_ port: Int) { value.withLockedValue { $0 = port } }
+    /// 0 until the listener runs.
+    public var port: Int { value.withLockedValue { $0 } }
+}
