@@ -21,10 +21,8 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
 
     let router = gatehouse.makeRouter()
     var services: [any Service] = [database, MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger)]
-    if let adminPort = configuration.adminTLSPort {
-        var adminConfiguration = configuration
-        adminConfiguration.adminTLSPort = adminPort
-        services.append(AdminListener(configuration: adminConfiguration, store: store, logger: logger, boundPort: configuration.adminPort))
+    if configuration.adminTLSPort != nil {
+        services.append(AdminListener(configuration: configuration, store: store, logger: logger, boundPort: configuration.adminPort))
     }
     var app = Application(
         router: router,
