@@ -20,7 +20,7 @@ struct AdminListenerTests {
         func call(_ certificate: String?, _ key: String?, extra: [String] = []) throws -> (status: Int32, output: String) {
             var arguments = ["-s", "--max-time", "10", "--cacert", data + "/ca.pem"] + extra
             if let certificate, let key { arguments += ["--cert", certificate, "--key", key] }
-            return try shell("curl", arguments + ["https://127.0.0.1:\(adminPort)/healthz"])
+            return try LiveServer.shell("curl", arguments + ["https://127.0.0.1:\(adminPort)/healthz"])
         }
         var admitted = (status: Int32(-1), output: "")
         for _ in 0..<50 {  // the listener starts right after bootstrap
@@ -32,13 +32,13 @@ struct AdminListenerTests {
 
         // No certificate; a certificate of another authority; TLS below 1.2.
         #expect(try call(nil, nil).status != 0)
-        let foreign = try shell("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        let foreign = try LiveServer.shell("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
                                             "-subj", "/CN=foreign", "-keyout", scratch + "/foreign-key.pem", "-out", scratch + "/foreign-cert.pem"])
         #expect(foreign.status == 0)
         #expect(try call(scratch + "/foreign-cert.pem", scratch + "/foreign-key.pem").status != 0)
         // openssl at security level 0 offers TLS 1.1; the listener must refuse it, and take TLS 1.2.
         func handshake(_ version: String) throws -> (status: Int32, output: String) {
-            try shell("openssl", ["s_client", "-connect", "127.0.0.1:\(adminPort)", version, "-cipher", "DEFAULT@SECLEVEL=0",
+            try LiveServer.shell("openssl", ["s_client", "-connect", "127.0.0.1:\(adminPort)", version, "-cipher", "DEFAULT@SECLEVEL=0",
                                   "-cert", data + "/superadmin-cert.pem", "-key", data + "/superadmin-key.pem", "-CAfile", data + "/ca.pem"], input: "")
         }
         let tls12 = try handshake("-tls1_2")
@@ -82,22 +82,5 @@ struct AdminListenerTests {
         #expect(try call(scratch + "/device-cert.pem", scratch + "/device-key.pem").status != 0)
 
         #expect(try await server.stop() == 0)
-    }
-
-    func shell(_ command: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [command] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -24,9 +24,9 @@ struct LiveServeTests {
         #expect(server.stdout.contains(dataDirectory + "/admin-token"))  // paths printed once
 
         // The bootstrap certificate chain is real: openssl verifies the super-admin certificate.
-        let verify = try shell("openssl", ["verify", "-CAfile", dataDirectory + "/ca.pem", dataDirectory + "/superadmin-cert.pem"])
+        let verify = try LiveServer.shell("openssl", ["verify", "-CAfile", dataDirectory + "/ca.pem", dataDirectory + "/superadmin-cert.pem"])
         #expect(verify.status == 0, "\(verify.output)")
-        let key = try shell("openssl", ["pkey", "-in", dataDirectory + "/superadmin-key.pem", "-noout"])
+        let key = try LiveServer.shell("openssl", ["pkey", "-in", dataDirectory + "/superadmin-key.pem", "-noout"])
         #expect(key.status == 0)
 
         // Make secrets: a client secret and a session.
@@ -120,18 +120,5 @@ struct LiveServeTests {
         #expect(try await restarted.request("GET", "/v1/me", token: oldToken).status == 401)
         #expect(try await restarted.request("GET", "/v1/me", token: newToken).status == 200)
         #expect(try await restarted.stop() == 0)
-    }
-
-    func shell(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [command] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
