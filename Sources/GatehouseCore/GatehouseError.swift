@@ -32,6 +32,8 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         /// Too many attempts; try again later.
         public static let rateLimited = Code(rawValue: "rate_limited")
+        /// An account or channel limit (cameras, storage, bandwidth) would be exceeded.
+        public static let limitExceeded = Code(rawValue: "limit_exceeded")
         /// The database (or another dependency) is unreachable.
         public static let unavailable = Code(rawValue: "unavailable")
         /// OAuth: the client could not be authenticated (RFC 6749 `invalid_client`).

@@ -22,7 +22,7 @@ extension GatehouseError.Code {
         case .invalidRequest, .malformedBody: .badRequest
         case .validationFailed: .unprocessableContent
         case .unauthenticated: .unauthorized
-        case .forbidden: .forbidden
+        case .forbidden, .limitExceeded: .forbidden
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
@@ -64,12 +64,16 @@ enum ErrorFormat {
     case oauth
     /// The partner REST API (seed 001): `{"code":401,"title":"Unauthorized","detail":"…"}`.
     case partner
+    /// The tiered-access API (seed 002): `{"status":403,"errorType":"forbidden","errorDetail":"…"}`.
+    case tiered
 
     init(path: String) {
         if path.hasPrefix("/oauth/") {
             self = .oauth
         } else if path.hasPrefix("/rest/") {
             self = .partner
+        } else if path.hasPrefix("/api/") {
+            self = .tiered
         } else {
             self = .gatehouse
         }
@@ -97,6 +101,10 @@ enum ErrorFormat {
             data = try? JSONSerialization.data(
                 withJSONObject: ["code": Int(status.code), "title": status.reasonPhrase, "detail": error.message] as [String: Any],
                 options: [.sortedKeys, .withoutEscapingSlashes])
+        case .tiered:
+            var body: [String: Any] = ["status": Int(status.code), "errorType": error.code.rawValue, "errorDetail": error.message]
+            if let field = error.field { body["field"] = field }
+            data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data ?? Data("{}".utf8))))
     }

@@ -18,12 +18,13 @@ import X509
 /// super-admin certificate: no certificate, another authority's, an expired or a revoked
 /// one, or anything below TLS 1.2, fails the handshake.
 struct AdminListener: Service {
-    let configuration: GatehouseConfiguration
-    let store: SQLStore
+    let gatehouse: GatehouseApp
     let logger: Logger
     let boundPort: AdminPortBox
 
     func run() async throws {
+        let configuration = gatehouse.configuration
+        let store = gatehouse.store
         // Migrations and bootstrap (in the main listener's start-up) make the authority; wait for it.
         var stored = try? await store.authority()
         while stored == nil {
@@ -45,7 +46,6 @@ struct AdminListener: Service {
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(stored.certificatePEM.utf8), format: .pem)])
 
         let verifier = ClientCertificateVerifier(authority: authority.certificate)
-        let store = self.store
         let logger = self.logger
         let channel = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
             let chain = try certificates.map { try $0.toDERBytes() }
@@ -58,10 +58,7 @@ struct AdminListener: Service {
             }
             return .certificateVerified
         }
-        let router = Router(context: GatehouseRequestContext.self)
-        router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: ErrorMiddleware(routes: RouteTableBox()))
-        router.get("/healthz") { _, _ in try JSON.response(["status": "ok", "listener": "admin"]) }
+        let router = gatehouse.makeAdminRouter()
         let boundPort = self.boundPort
         let app = Application(
             router: router,

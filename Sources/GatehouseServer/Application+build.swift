@@ -16,13 +16,18 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     if case .sqlite = configuration.resolvedDatabase {
         try SecureFile.makeDirectory(configuration.dataDirectory)
     }
-    let gatehouse = GatehouseApp(configuration: configuration, database: database)
+    let vault = try MasterKeyFile.load(configuration.resolvedMasterKeyFile)
+    let gatehouse = GatehouseApp(configuration: configuration, database: database, vault: vault)
     let store = gatehouse.store
 
     let router = gatehouse.makeRouter()
-    var services: [any Service] = [database, MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger)]
+    var services: [any Service] = [
+        database,
+        MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger),
+        UsageFlushService(meter: gatehouse.usage, store: store, clock: configuration.clock, interval: configuration.usageFlushInterval, logger: logger),
+    ]
     if configuration.adminTLSPort != nil {
-        services.append(AdminListener(configuration: configuration, store: store, logger: logger, boundPort: configuration.adminPort))
+        services.append(AdminListener(gatehouse: gatehouse, logger: logger, boundPort: configuration.adminPort))
     }
     var app = Application(
         router: router,
@@ -34,6 +39,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         let logger = startLogger
         let applied = try await Migrator(database: database).migrate()
         if !applied.isEmpty { logger.notice("database migrated", metadata: ["versions": "\(applied)", "engine": "\(database.engine.rawValue)"]) }
+        try await store.checkMasterKey(vault.checkValue, at: configuration.clock.now())
         try await Bootstrap.run(store: store, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
     }
     return app
@@ -56,6 +62,9 @@ extension GatehouseApp {
         addDeviceRoutes(to: router)
         addOAuthRoutes(to: router)
         addPartnerRoutes(to: router)
+        addChannelRoutes(to: router)
+        addChannelGroupRoutes(to: router)
+        addFrontEndRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }

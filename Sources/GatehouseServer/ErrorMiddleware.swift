@@ -29,7 +29,9 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case let error as GatehouseError:
             if error.code == .internal { context.logger.error("internal error", metadata: ["error": "\(error.message)"]) }
-            if error.code == .unauthenticated { headers[.wwwAuthenticate] = "Bearer realm=\"gatehouse\"" }
+            if error.code == .unauthenticated {
+                headers[.wwwAuthenticate] = request.uri.path.hasPrefix("/api/") ? "LKey realm=\"gatehouse\", Acc, SI" : "Bearer realm=\"gatehouse\""
+            }
             if error.code == .invalidClient { headers[.wwwAuthenticate] = "Basic realm=\"gatehouse\"" }
             return error
         case let error as DecodingError:

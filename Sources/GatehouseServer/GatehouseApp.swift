@@ -10,9 +10,14 @@ struct GatehouseApp: Sendable {
     let store: SQLStore
     let management: Management
     let partnerAuth: PartnerAuth
+    /// The tiered-access surface (seed 002).
+    let tiered: TieredAccess
+    /// Buffered usage counters of the tiered-access surface.
+    let usage: UsageMeter
 
-    /// The core services over `database`, configured by `configuration`.
-    init(configuration: GatehouseConfiguration, database: any Database) {
+    /// The core services over `database`, configured by `configuration`; `vault` seals
+    /// retrievable secrets (a throwaway one when `nil`, for route listings).
+    init(configuration: GatehouseConfiguration, database: any Database, vault: SecretVault? = nil) {
         let store = SQLStore(database: database)
         let hasher = PasswordHasher(rounds: configuration.passwordHashRounds)
         self.configuration = configuration
@@ -20,6 +25,10 @@ struct GatehouseApp: Sendable {
         self.store = store
         self.management = Management(store: store, hasher: hasher, clock: configuration.clock, sessionLifetime: configuration.sessionLifetime)
         self.partnerAuth = PartnerAuth(store: store, hasher: hasher, clock: configuration.clock, settings: configuration.partnerAuth)
+        // A throwaway vault is only for building a router that never serves (the route listing).
+        let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
+        self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
+        self.usage = UsageMeter()
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

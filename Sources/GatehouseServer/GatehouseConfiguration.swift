@@ -32,6 +32,11 @@ public struct GatehouseConfiguration: Sendable {
     public var clock: any GatehouseClock = SystemClock()
     /// How long one database operation may take before the request fails with 503.
     public var databaseTimeout: Duration = .seconds(10)
+    /// The master key file (base64 of 32 bytes); `nil` is `master.key` in the data directory,
+    /// created on first start. Every node of one database must use the same key.
+    public var masterKeyFile: String?
+    /// How often each node adds its buffered usage counters (API calls, bytes served) to the database.
+    public var usageFlushInterval: Duration = .seconds(1)
     /// Whether bootstrap may print the paths of new credentials (off in tests).
     public var announceBootstrap: Bool
 
@@ -51,6 +56,22 @@ public struct GatehouseConfiguration: Sendable {
         self.sessionLifetime = sessionLifetime
         self.logLevel = logLevel
         self.announceBootstrap = announceBootstrap
+    }
+
+    /// The master key file to use.
+    public var resolvedMasterKeyFile: String {
+        masterKeyFile ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("master.key").path
+    }
+
+    /// Where front ends reach this server, as written into channel tokens: the public URL's
+    /// host and port, or the listening host and port.
+    public var tieredEndpoint: TieredEndpoint {
+        if let publicURL, let url = URL(string: publicURL), let host = url.host {
+            let secure = url.scheme == "https"
+            let port = url.port ?? (secure ? 443 : 80)
+            return TieredEndpoint(host: host, port: secure ? 80 : port, tlsPort: secure ? port : 443)
+        }
+        return TieredEndpoint(host: host, port: port, tlsPort: 443)
     }
 
     /// The database to use: the configured one, or `gatehouse.sqlite` in the data directory.

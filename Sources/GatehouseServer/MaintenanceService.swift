@@ -24,6 +24,8 @@ struct MaintenanceService: Service {
                 do {
                     let removed = try await store.purge(before: now - retention, now: now)
                     if removed > 0 { logger.info("maintenance: removed expired credentials", metadata: ["rows": "\(removed)"]) }
+                    let events = try await store.purgeExpiredEvents(now: now)
+                    if events > 0 { logger.info("maintenance: removed events past their channel's records_max_age", metadata: ["rows": "\(events)"]) }
                 } catch {
                     logger.warning("maintenance: clean-up failed; will retry", metadata: ["error": "\(error)"])
                 }

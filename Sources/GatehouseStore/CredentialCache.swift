@@ -21,6 +21,7 @@ final class CredentialCache: Sendable {
         var generation: UInt64 = 0
         var bearers: [String: Entry<BearerContext>] = [:]
         var clients: [String: Entry<(record: APIClientRecord, tenantEnabled: Bool)>] = [:]
+        var tiered: [String: Entry<TieredPrincipal>] = [:]
     }
 
     let maxAge: Duration
@@ -38,6 +39,7 @@ final class CredentialCache: Sendable {
             $0.generation &+= 1
             $0.bearers.removeAll(keepingCapacity: true)
             $0.clients.removeAll(keepingCapacity: true)
+            $0.tiered.removeAll(keepingCapacity: true)
         }
     }
 
@@ -75,6 +77,24 @@ final class CredentialCache: Sendable {
             guard state.generation == generation else { return }
             if state.clients.count >= maxEntries { state.clients.removeAll(keepingCapacity: true) }
             state.clients[clientId] = Entry(value: value, generation: generation, storedAt: now)
+        }
+    }
+
+    /// A license-key, channel- or group-token principal by `<kind>:<hash>`.
+    func tiered(_ key: String) -> TieredPrincipal? {
+        let now = ContinuousClock.now
+        return state.withLockedValue { state in
+            guard let entry = state.tiered[key], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
+            return entry.value
+        }
+    }
+
+    func store(tiered value: TieredPrincipal, for key: String, readAt generation: UInt64) {
+        let now = ContinuousClock.now
+        state.withLockedValue { state in
+            guard state.generation == generation else { return }
+            if state.tiered.count >= maxEntries { state.tiered.removeAll(keepingCapacity: true) }
+            state.tiered[key] = Entry(value: value, generation: generation, storedAt: now)
         }
     }
 }

@@ -1,6 +1,6 @@
 /// Every schema step, in order. Append new steps at the end; never edit a released one.
 public enum Migrations {
-    public static let all: [Migration] = [tenantTree, credentialsAndAudit, partnerAuth]
+    public static let all: [Migration] = [tenantTree, credentialsAndAudit, partnerAuth, tieredAccess]
 
     /// v1: the tenant tree, feature switches, users and API clients.
     static let tenantTree = Migration(
@@ -254,5 +254,167 @@ public enum Migrations {
                 updated_at BIGINT NOT NULL)
             """,
             "CREATE INDEX devices_tenant ON devices (tenant_id)",
+        ])
+
+    /// v4: the master-key check, license-key accounts, channels with their tokens, groups and events (seed 002).
+    static let tieredAccess = Migration(
+        version: 4, name: "tiered access",
+        sqlite: [
+            """
+            CREATE TABLE vault_check (
+                id INTEGER PRIMARY KEY,
+                check_value TEXT NOT NULL,
+                created_at INTEGER NOT NULL)
+            """,
+            """
+            CREATE TABLE tiered_accounts (
+                tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+                suid TEXT NOT NULL UNIQUE,
+                usrc TEXT NOT NULL,
+                license_hash TEXT NOT NULL UNIQUE,
+                license_sealed TEXT NOT NULL,
+                hosted_cameras INTEGER,
+                storage_limit INTEGER,
+                bandwidth_limit INTEGER,
+                tokens_issued INTEGER NOT NULL DEFAULT 0,
+                api_calls INTEGER NOT NULL DEFAULT 0,
+                storage_used INTEGER NOT NULL DEFAULT 0,
+                bandwidth_used INTEGER NOT NULL DEFAULT 0,
+                bandwidth_month INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL)
+            """,
+            """
+            CREATE TABLE channels (
+                device_id INTEGER PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+                tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                timezone TEXT NOT NULL,
+                rec_mode TEXT NOT NULL,
+                source_url TEXT,
+                source_login TEXT,
+                source_password_sealed TEXT,
+                meta TEXT NOT NULL,
+                storage_limit INTEGER,
+                records_max_age INTEGER,
+                storage_used INTEGER NOT NULL DEFAULT 0)
+            """,
+            "CREATE INDEX channels_tenant ON channels (tenant_id, device_id)",
+            """
+            CREATE TABLE channel_tokens (
+                device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                access TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                token_sealed TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (device_id, access))
+            """,
+            """
+            CREATE TABLE channel_groups (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                token_sealed TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL)
+            """,
+            "CREATE INDEX channel_groups_tenant ON channel_groups (tenant_id, id)",
+            """
+            CREATE TABLE channel_group_members (
+                group_id INTEGER NOT NULL REFERENCES channel_groups(id) ON DELETE CASCADE,
+                device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                PRIMARY KEY (group_id, device_id))
+            """,
+            "CREATE INDEX channel_group_members_device ON channel_group_members (device_id)",
+            """
+            CREATE TABLE channel_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                type TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                payload TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                created_at INTEGER NOT NULL)
+            """,
+            "CREATE INDEX channel_events_device_at ON channel_events (device_id, at, id)",
+        ],
+        postgres: [
+            """
+            CREATE TABLE vault_check (
+                id INTEGER PRIMARY KEY,
+                check_value TEXT NOT NULL,
+                created_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE tiered_accounts (
+                tenant_id BIGINT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+                suid TEXT NOT NULL UNIQUE,
+                usrc TEXT NOT NULL,
+                license_hash TEXT NOT NULL UNIQUE,
+                license_sealed TEXT NOT NULL,
+                hosted_cameras BIGINT,
+                storage_limit BIGINT,
+                bandwidth_limit BIGINT,
+                tokens_issued BIGINT NOT NULL DEFAULT 0,
+                api_calls BIGINT NOT NULL DEFAULT 0,
+                storage_used BIGINT NOT NULL DEFAULT 0,
+                bandwidth_used BIGINT NOT NULL DEFAULT 0,
+                bandwidth_month BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE channels (
+                device_id BIGINT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+                tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                timezone TEXT NOT NULL,
+                rec_mode TEXT NOT NULL,
+                source_url TEXT,
+                source_login TEXT,
+                source_password_sealed TEXT,
+                meta TEXT NOT NULL,
+                storage_limit BIGINT,
+                records_max_age BIGINT,
+                storage_used BIGINT NOT NULL DEFAULT 0)
+            """,
+            "CREATE INDEX channels_tenant ON channels (tenant_id, device_id)",
+            """
+            CREATE TABLE channel_tokens (
+                device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                access TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                token_sealed TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (device_id, access))
+            """,
+            """
+            CREATE TABLE channel_groups (
+                id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                token_sealed TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX channel_groups_tenant ON channel_groups (tenant_id, id)",
+            """
+            CREATE TABLE channel_group_members (
+                group_id BIGINT NOT NULL REFERENCES channel_groups(id) ON DELETE CASCADE,
+                device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                PRIMARY KEY (group_id, device_id))
+            """,
+            "CREATE INDEX channel_group_members_device ON channel_group_members (device_id)",
+            """
+            CREATE TABLE channel_events (
+                id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+                type TEXT NOT NULL,
+                at BIGINT NOT NULL,
+                payload TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                created_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX channel_events_device_at ON channel_events (device_id, at, id)",
         ])
 }

@@ -41,6 +41,7 @@ extension SQLStore {
             }
             let device = try Self.device(from: row)
             try await Self.audit(db, at: at, intent: audit, action: "device.delete", targetType: "device", targetId: String(id), tenantId: device.tenantId)
+            try await Self.releaseChannelUsage(db, deviceId: id)
             try await db.raw("DELETE FROM devices WHERE id = \(bind: id)").run()
         } }
     }

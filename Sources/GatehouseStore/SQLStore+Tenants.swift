@@ -35,23 +35,26 @@ extension SQLStore {
     }
 
     public func createTenant(_ new: NewTenant, key: String, at: Int64, audit: AuditIntent) async throws -> Tenant {
-        try await database.transaction { db in
-            guard let parent = try await Self.fetchTenant(db, id: new.parentId) else { throw GatehouseError.notFound("tenant", new.parentId) }
-            if try await db.raw("SELECT id FROM tenants WHERE key = \(bind: key)").first() != nil {
-                throw GatehouseError(.conflict, "a tenant with key \(key) already exists", field: "key")
-            }
-            guard let row = try await db.raw("""
-                INSERT INTO tenants (key, kind, parent_id, name, enabled, path, created_at, updated_at)
-                VALUES (\(bind: key), \(bind: new.kind.rawValue), \(bind: parent.id), \(bind: new.name), \(bind: new.enabled), '', \(bind: at), \(bind: at))
-                RETURNING id
-                """).first() else { throw GatehouseError(.internal, "insert returned no id") }
-            let id = try row.decode(column: "id", as: Int64.self)
-            let path = parent.path + "\(id)/"
-            try await db.raw("UPDATE tenants SET path = \(bind: path) WHERE id = \(bind: id)").run()
-            try await Self.audit(db, at: at, intent: audit, action: "tenant.create", targetType: "tenant", targetId: String(id), tenantId: id)
-            guard let tenant = try await Self.fetchTenant(db, id: id) else { throw GatehouseError(.internal, "created tenant vanished") }
-            return tenant
+        try await database.transaction { db in try await Self.insertTenant(db, new, key: key, at: at, audit: audit) }
+    }
+
+    /// Inserts a node under its parent inside the caller's transaction, with its path and audit entry.
+    static func insertTenant(_ db: any SQLDatabase, _ new: NewTenant, key: String, at: Int64, audit: AuditIntent) async throws -> Tenant {
+        guard let parent = try await Self.fetchTenant(db, id: new.parentId) else { throw GatehouseError.notFound("tenant", new.parentId) }
+        if try await db.raw("SELECT id FROM tenants WHERE key = \(bind: key)").first() != nil {
+            throw GatehouseError(.conflict, "a tenant with key \(key) already exists", field: "key")
         }
+        guard let row = try await db.raw("""
+            INSERT INTO tenants (key, kind, parent_id, name, enabled, path, created_at, updated_at)
+            VALUES (\(bind: key), \(bind: new.kind.rawValue), \(bind: parent.id), \(bind: new.name), \(bind: new.enabled), '', \(bind: at), \(bind: at))
+            RETURNING id
+            """).first() else { throw GatehouseError(.internal, "insert returned no id") }
+        let id = try row.decode(column: "id", as: Int64.self)
+        let path = parent.path + "\(id)/"
+        try await db.raw("UPDATE tenants SET path = \(bind: path) WHERE id = \(bind: id)").run()
+        try await Self.audit(db, at: at, intent: audit, action: "tenant.create", targetType: "tenant", targetId: String(id), tenantId: id)
+        guard let tenant = try await Self.fetchTenant(db, id: id) else { throw GatehouseError(.internal, "created tenant vanished") }
+        return tenant
     }
 
     public func updateTenant(id: Int64, _ update: TenantUpdate, at: Int64, audit: AuditIntent) async throws -> Tenant {

@@ -21,6 +21,11 @@ struct StorageOptions: ParsableArguments {
     @Option(name: .customLong("password-hash-rounds"), help: "PBKDF2-HMAC-SHA256 rounds for new password hashes (env GATEHOUSE_PASSWORD_HASH_ROUNDS; default 600000).")
     var passwordHashRounds: Int?
 
+    @Option(name: .customLong("master-key-file"), help: "File with the master key that seals retrievable secrets; every node of one database needs the same one (env GATEHOUSE_MASTER_KEY_FILE; default <data-dir>/master.key, created on first start).")
+    var masterKeyFile: String?
+
+    var resolvedMasterKeyFile: String? { masterKeyFile ?? environment("MASTER_KEY_FILE") }
+
     var resolvedDataDir: String { dataDir ?? environment("DATA_DIR") ?? "./gatehouse-data" }
 
     func resolvedDatabase() throws -> DatabaseConfiguration? {
@@ -42,6 +47,8 @@ struct StorageOptions: ParsableArguments {
 
     /// The configuration for commands other than serve.
     func configuration() throws -> GatehouseConfiguration {
-        GatehouseConfiguration(dataDirectory: resolvedDataDir, database: try resolvedDatabase(), passwordHashRounds: try resolvedRounds())
+        var configuration = GatehouseConfiguration(dataDirectory: resolvedDataDir, database: try resolvedDatabase(), passwordHashRounds: try resolvedRounds())
+        configuration.masterKeyFile = resolvedMasterKeyFile
+        return configuration
     }
 }
