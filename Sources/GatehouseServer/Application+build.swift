@@ -80,6 +80,8 @@ final class RouteTableBox: Sendable {
 /// The routes Gatehouse serves, for the OpenAPI consistency test.
 public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> RouteTable {
     let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: Logger(label: "routes"))
-    let router = GatehouseApp(configuration: configuration, database: database).makeRouter()
-    return RouteTable(router.routes.map { ($0.method, $0.path.description) })
+    let gatehouse = GatehouseApp(configuration: configuration, database: database)
+    // The main listener's routes and the admin listener's (super-admin API), all in one document.
+    let routes = gatehouse.makeRouter().routes + gatehouse.makeAdminRouter().routes.filter { $0.path.description != "/healthz" }
+    return RouteTable(routes.map { ($0.method, $0.path.description) })
 }

@@ -20,6 +20,10 @@ struct SQLiteStoreContractTests {
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.sqlite) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
+    @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
+    @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
+    @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
+    @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -40,4 +44,8 @@ struct PostgresStoreContractTests {
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.postgres) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
+    @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
+    @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
+    @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
+    @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.postgres) }
 }
