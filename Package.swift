@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseIntegrationTests",
-            dependencies: ["GatehouseCore", "GatehouseStore", "GatehouseTestSupport"],
+            dependencies: ["GatehouseCore", "GatehouseStore", "GatehouseServer", "GatehouseTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -295,7 +295,7 @@ public struct TieredAccess: Sendable {
         let unique = Array(Set(ids)).sorted()
         for id in unique {
             guard let record = try await store.channel(id: id), record.accountId == account.accountId else {
-                throw GatehouseError.invalid("channels", "channel \(id) is not a channel of this account")
+                throw GatehouseError(.notFound, "channel \(id) not found", field: "channels")
             }
         }
         return unique
