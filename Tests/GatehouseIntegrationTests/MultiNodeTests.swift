@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import GatehouseStore
 import GatehouseTestSupport
 import Testing
@@ -15,11 +16,16 @@ struct MultiNodeTests {
         let url = "postgres://\(base.username)\(base.password.map { ":\($0)" } ?? "")@\(base.host):\(base.port)/\(database)"
 
         // Both nodes start at the same moment: migrations and bootstrap race and happen once.
+        // They share one master key (an operator copies master.key to every node).
+        let keyFile = try TestDatabases.temporaryDirectory() + "/master.key"
+        let keyData = SecretVault.generateKeyData()
+        try (keyData.base64EncodedString() + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
         var nodes: [LiveServer] = []
         for _ in 0..<2 {
             let port = LiveServer.freePort()
             let directory = try TestDatabases.temporaryDirectory()
-            nodes.append(try LiveServer(arguments: ["--port", String(port), "--database-url", url, "--data-dir", directory, "--admin-tls-port", "0"],
+            nodes.append(try LiveServer(arguments: ["--port", String(port), "--database-url", url, "--data-dir", directory, "--admin-tls-port", "0",
+                                                    "--master-key-file", keyFile],
                                         environment: ["GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"], port: port, dataDirectory: directory))
         }
         for node in nodes {
@@ -82,6 +88,52 @@ struct MultiNodeTests {
         }
         let locked = try await a.form("/oauth/token", "grant_type=password&username=dealer@r.example&password=dealer%20password&" + credentials)
         #expect(locked.status == 400, "five failures spread over two nodes lock the user")
+
+        // Tiered access across nodes: a license-key account (made as the super-admin API would).
+        let license = try await withDatabase(.postgres(try PostgresURL(url), schema: nil), logger: TestDatabases.logger) { database in
+            let tiered = TieredAccess(store: SQLStore(database: database), vault: try SecretVault(keyData: keyData), clock: SystemClock(),
+                                      endpoint: TieredEndpoint(host: "127.0.0.1", port: 80, tlsPort: 443))
+            return try await tiered.createAccount(NewTieredAccount(suid: "fleet@example.com", usrc: nil, licenseKey: nil,
+                                                                   limits: AccountLimits(hostedCameras: 3), parentKey: nil),
+                                                  actor: "test", parentId: 1).licenseKey
+        }
+        func tiered(_ node: LiveServer, _ method: String, _ path: String, _ authorization: String, json: String? = nil) throws -> (status: Int, text: String) {
+            var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "-H", "Authorization: \(authorization)"]
+            if let json { arguments += ["-H", "Content-Type: application/json", "--data-binary", json] }
+            let output = try LiveServer.shell("curl", arguments + ["http://127.0.0.1:\(node.port)\(path)"]).output
+            let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+        // hosted_cameras holds for concurrent creations spread over both nodes.
+        let creations = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for index in 0..<12 {
+                let node = nodes[index % 2]
+                group.addTask { try tiered(node, "POST", "/api/v3/channels/", "LKey \(license)", json: #"{"name":"cam \#(index)"}"#) }
+            }
+            var answers: [(Int, String)] = []
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+        #expect(creations.filter { $0.0 == 201 }.count == 3)
+        #expect(creations.filter { $0.0 == 403 && $0.1.contains("limit_exceeded") }.count == 9)
+        let channel = try #require(creations.first { $0.0 == 201 }.flatMap { try? JSONSerialization.jsonObject(with: Data($0.1.utf8)) as? [String: Any] })
+        let channelId = try #require((channel["id"] as? NSNumber)?.int64Value)
+        let oldToken = try #require((channel["access_tokens"] as? [String: String])?["all"])
+        #expect(try tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 200)
+        // Rotating on one node ends the old token on the other at once.
+        #expect(try tiered(a, "POST", "/api/v3/channels/\(channelId)/access_tokens/", "LKey \(license)").status == 200)
+        #expect(try tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 401)
+
+        // A node with another master key refuses to serve this database.
+        let strangerKey = try TestDatabases.temporaryDirectory() + "/master.key"
+        try (SecretVault.generateKeyData().base64EncodedString() + "\n").write(toFile: strangerKey, atomically: true, encoding: .utf8)
+        let strangerPort = LiveServer.freePort()
+        let stranger = try LiveServer(arguments: ["--port", String(strangerPort), "--database-url", url, "--data-dir", try TestDatabases.temporaryDirectory(),
+                                                  "--admin-tls-port", "0", "--master-key-file", strangerKey],
+                                      environment: [:], port: strangerPort, dataDirectory: "")
+        #expect(try await !stranger.waitUntilHealthy(timeout: .seconds(20)))
+        #expect(try await stranger.stop() != 0)
+        #expect(stranger.stderr.contains("master key") || stranger.stdout.contains("master key"), "\(stranger.stderr)")
 
         for node in nodes { #expect(try await node.stop() == 0) }
         try await withDatabase(.postgres(base, schema: nil), logger: TestDatabases.logger) { admin in
