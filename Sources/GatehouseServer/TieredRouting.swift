@@ -14,13 +14,18 @@ extension GatehouseApp {
         return try await tiered.authenticate(scheme: String(parts[0]), credential: String(parts[1]).trimmingCharacters(in: .whitespaces))
     }
 
-    /// Runs a handler for one credential tier, then counts the call and the bytes served
-    /// against the caller's account.
+    /// Runs a handler for one credential tier, then counts the call (refused ones too, once
+    /// the credential is known) and the bytes served against the caller's account.
     func tieredCall(_ request: Request, _ handler: (TieredPrincipal) async throws -> Response) async throws -> Response {
         let principal = try await tieredPrincipal(request)
-        let response = try await handler(principal)
-        usage.record(account: principal.account.accountId, bytes: response.body.contentLength ?? 0)
-        return response
+        do {
+            let response = try await handler(principal)
+            usage.record(account: principal.account.accountId, bytes: response.body.contentLength ?? 0)
+            return response
+        } catch {
+            usage.record(account: principal.account.accountId, bytes: 0)
+            throw error
+        }
     }
 
     /// An LKey caller (the account's back end); other tiers get `forbidden`.
