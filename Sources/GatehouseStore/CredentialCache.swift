@@ -45,56 +45,41 @@ final class CredentialCache: Sendable {
 
     var generation: UInt64 { state.withLockedValue { $0.generation } }
 
-    func bearer(_ hash: String) -> BearerContext? {
+    /// A live entry of one of the maps, or nil.
+    private func lookup<Value>(_ map: KeyPath<State, [String: Entry<Value>]>, _ key: String) -> Value? {
         let now = ContinuousClock.now
         return state.withLockedValue { state in
-            guard let entry = state.bearers[hash], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
+            guard let entry = state[keyPath: map][key], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
             return entry.value
         }
     }
 
-    /// Stores a value read at `generation`; dropped if a write happened since.
-    func store(bearer value: BearerContext, for hash: String, readAt generation: UInt64) {
+    /// Stores a value read at `generation` in one of the maps; dropped if a write happened since.
+    private func store<Value>(_ value: Value, in map: WritableKeyPath<State, [String: Entry<Value>]>, for key: String, readAt generation: UInt64) {
         let now = ContinuousClock.now
         state.withLockedValue { state in
             guard state.generation == generation else { return }
-            if state.bearers.count >= maxEntries { state.bearers.removeAll(keepingCapacity: true) }
-            state.bearers[hash] = Entry(value: value, generation: generation, storedAt: now)
+            if state[keyPath: map].count >= maxEntries { state[keyPath: map].removeAll(keepingCapacity: true) }
+            state[keyPath: map][key] = Entry(value: value, generation: generation, storedAt: now)
         }
     }
 
-    func client(_ clientId: String) -> (record: APIClientRecord, tenantEnabled: Bool)? {
-        let now = ContinuousClock.now
-        return state.withLockedValue { state in
-            guard let entry = state.clients[clientId], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
-            return entry.value
-        }
+    func bearer(_ hash: String) -> BearerContext? { lookup(\.bearers, hash) }
+
+    func store(bearer value: BearerContext, for hash: String, readAt generation: UInt64) {
+        store(value, in: \.bearers, for: hash, readAt: generation)
     }
+
+    func client(_ clientId: String) -> (record: APIClientRecord, tenantEnabled: Bool)? { lookup(\.clients, clientId) }
 
     func store(client value: (record: APIClientRecord, tenantEnabled: Bool), for clientId: String, readAt generation: UInt64) {
-        let now = ContinuousClock.now
-        state.withLockedValue { state in
-            guard state.generation == generation else { return }
-            if state.clients.count >= maxEntries { state.clients.removeAll(keepingCapacity: true) }
-            state.clients[clientId] = Entry(value: value, generation: generation, storedAt: now)
-        }
+        store(value, in: \.clients, for: clientId, readAt: generation)
     }
 
     /// A license-key, channel- or group-token principal by `<kind>:<hash>`.
-    func tiered(_ key: String) -> TieredPrincipal? {
-        let now = ContinuousClock.now
-        return state.withLockedValue { state in
-            guard let entry = state.tiered[key], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
-            return entry.value
-        }
-    }
+    func tiered(_ key: String) -> TieredPrincipal? { lookup(\.tiered, key) }
 
     func store(tiered value: TieredPrincipal, for key: String, readAt generation: UInt64) {
-        let now = ContinuousClock.now
-        state.withLockedValue { state in
-            guard state.generation == generation else { return }
-            if state.tiered.count >= maxEntries { state.tiered.removeAll(keepingCapacity: true) }
-            state.tiered[key] = Entry(value: value, generation: generation, storedAt: now)
-        }
+        store(value, in: \.tiered, for: key, readAt: generation)
     }
 }

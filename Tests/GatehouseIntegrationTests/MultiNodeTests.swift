@@ -97,10 +97,10 @@ struct MultiNodeTests {
                                                                    limits: AccountLimits(hostedCameras: 3), parentKey: nil),
                                                   actor: "test", parentId: 1).licenseKey
         }
-        func tiered(_ node: LiveServer, _ method: String, _ path: String, _ authorization: String, json: String? = nil) throws -> (status: Int, text: String) {
+        @Sendable func tiered(_ node: LiveServer, _ method: String, _ path: String, _ authorization: String, json: String? = nil) async throws -> (status: Int, text: String) {
             var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "-H", "Authorization: \(authorization)"]
             if let json { arguments += ["-H", "Content-Type: application/json", "--data-binary", json] }
-            let output = try LiveServer.shell("curl", arguments + ["http://127.0.0.1:\(node.port)\(path)"]).output
+            let output = try await LiveServer.shellAsync("curl", arguments + ["http://127.0.0.1:\(node.port)\(path)"]).output
             let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
         }
@@ -108,7 +108,7 @@ struct MultiNodeTests {
         let creations = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for index in 0..<12 {
                 let node = nodes[index % 2]
-                group.addTask { try tiered(node, "POST", "/api/v3/channels/", "LKey \(license)", json: #"{"name":"cam \#(index)"}"#) }
+                group.addTask { try await tiered(node, "POST", "/api/v3/channels/", "LKey \(license)", json: #"{"name":"cam \#(index)"}"#) }
             }
             var answers: [(Int, String)] = []
             for try await answer in group { answers.append(answer) }
@@ -119,10 +119,10 @@ struct MultiNodeTests {
         let channel = try #require(creations.first { $0.0 == 201 }.flatMap { try? JSONSerialization.jsonObject(with: Data($0.1.utf8)) as? [String: Any] })
         let channelId = try #require((channel["id"] as? NSNumber)?.int64Value)
         let oldToken = try #require((channel["access_tokens"] as? [String: String])?["all"])
-        #expect(try tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 200)
+        #expect(try await tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 200)
         // Rotating on one node ends the old token on the other at once.
-        #expect(try tiered(a, "POST", "/api/v3/channels/\(channelId)/access_tokens/", "LKey \(license)").status == 200)
-        #expect(try tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 401)
+        #expect(try await tiered(a, "POST", "/api/v3/channels/\(channelId)/access_tokens/", "LKey \(license)").status == 200)
+        #expect(try await tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 401)
 
         // A node with another master key refuses to serve this database.
         let strangerKey = try TestDatabases.temporaryDirectory() + "/master.key"

@@ -23,21 +23,21 @@ struct TieredMatrixTests {
         let foreign: (String, String)
         var serial = 0
 
-        init(_ client: TieredLiveClient) throws {
+        init(_ client: TieredLiveClient) async throws {
             self.client = client
-            (accountA, keyA) = try client.createAccount("owner@example.com")
-            (accountB, keyB) = try client.createAccount("other@example.com")
-            c1 = try client.createChannel(keyA, name: "target")
-            c2 = try client.createChannel(keyA, name: "neighbour")
-            g1 = try client.createGroup(keyA, channels: [c1.id])
-            g2 = try client.createGroup(keyA, channels: [c2.id])
-            foreign = try client.foreignCertificate()
+            (accountA, keyA) = try await client.createAccount("owner@example.com")
+            (accountB, keyB) = try await client.createAccount("other@example.com")
+            c1 = try await client.createChannel(keyA, name: "target")
+            c2 = try await client.createChannel(keyA, name: "neighbour")
+            g1 = try await client.createGroup(keyA, channels: [c1.id])
+            g2 = try await client.createGroup(keyA, channels: [c2.id])
+            foreign = try await client.foreignCertificate()
         }
 
         func unique() -> Int { serial += 1; return serial }
-        func freshChannel() throws -> Int64 { try client.createChannel(keyA, name: "fresh").id }
-        func freshGroup() throws -> Int64 { try client.createGroup(keyA, channels: [c1.id]).id }
-        func freshAccount() throws -> Int64 { try client.createAccount("fresh\(unique())@example.com").id }
+        func freshChannel() async throws -> Int64 { try await client.createChannel(keyA, name: "fresh").id }
+        func freshGroup() async throws -> Int64 { try await client.createGroup(keyA, channels: [c1.id]).id }
+        func freshAccount() async throws -> Int64 { try await client.createAccount("fresh\(unique())@example.com").id }
 
         func authorization(_ caller: Caller) -> String? {
             switch caller {
@@ -68,10 +68,10 @@ struct TieredMatrixTests {
         let listener: TieredLiveClient.Listener
         let allowed: Set<Caller>
         /// The concrete path for one cell (may make a fresh object to act on).
-        let path: @Sendable (Fixture) throws -> String
+        let path: @Sendable (Fixture) async throws -> String
         var body: (@Sendable (Fixture) -> String)? = nil
         /// For destructive rows: whether the object of a refused cell is still intact.
-        var intact: (@Sendable (Fixture, String) throws -> Bool)? = nil
+        var intact: (@Sendable (Fixture, String) async throws -> Bool)? = nil
         /// Extra check of an allowed answer.
         var check: (@Sendable (Fixture, Caller, TieredLiveClient.Answer) -> Bool)? = nil
     }
@@ -84,8 +84,8 @@ struct TieredMatrixTests {
     static let channelReaders: Set<Caller> = [.accAll, .accWatch, .otherChannelAcc]
     static let channelWriters: Set<Caller> = [.accAll, .otherChannelAcc]
 
-    static func channelStillThere(_ fixture: Fixture, _ path: String) throws -> Bool {
-        try fixture.client.call(.main, "GET", path, authorization: "LKey \(fixture.keyA)").status == 200
+    static func channelStillThere(_ fixture: Fixture, _ path: String) async throws -> Bool {
+        try await fixture.client.call(.main, "GET", path, authorization: "LKey \(fixture.keyA)").status == 200
     }
 
     /// The matrix: one row per route of the surface.
@@ -96,10 +96,10 @@ struct TieredMatrixTests {
         Row(route: "POST /api/v2/admin/users", listener: .admin, allowed: [.superAdmin], path: { _ in "/api/v2/admin/users/" },
             body: { f in #"{"suid":"new\#(f.unique())@example.com","limits":{"hosted_cameras":3}}"# }),
         Row(route: "GET /api/v2/admin/users/{id}", listener: .admin, allowed: [.superAdmin], path: { f in "/api/v2/admin/users/\(f.accountA)/" }),
-        Row(route: "PUT /api/v2/admin/users/{id}", listener: .admin, allowed: [.superAdmin], path: { f in "/api/v2/admin/users/\(try f.freshAccount())/" },
+        Row(route: "PUT /api/v2/admin/users/{id}", listener: .admin, allowed: [.superAdmin], path: { f in "/api/v2/admin/users/\(try await f.freshAccount())/" },
             body: { _ in #"{"usrc":"Renamed Co","limits":{"hosted_cameras":7}}"# }),
         Row(route: "POST /api/v2/admin/users/{id}/license_key", listener: .admin, allowed: [.superAdmin],
-            path: { f in "/api/v2/admin/users/\(try f.freshAccount())/license_key/" }),
+            path: { f in "/api/v2/admin/users/\(try await f.freshAccount())/license_key/" }),
         // License-key admin API.
         Row(route: "GET /api/v3/account", listener: .main, allowed: anyLicenseKey, path: { _ in "/api/v3/account/" },
             check: { f, caller, answer in answer.id == (caller == .lkey ? f.accountA : f.accountB) }),
@@ -109,7 +109,7 @@ struct TieredMatrixTests {
         Row(route: "GET /api/v3/channels/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/" }),
         Row(route: "PUT /api/v3/channels/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/" },
             body: { _ in #"{"name":"target","timezone":"Europe/Berlin"}"# }),
-        Row(route: "DELETE /api/v3/channels/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(try f.freshChannel())/" },
+        Row(route: "DELETE /api/v3/channels/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(try await f.freshChannel())/" },
             intact: channelStillThere),
         Row(route: "GET /api/v3/channels/{id}/limits", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/limits/" }),
         Row(route: "PUT /api/v3/channels/{id}/limits", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/limits/" },
@@ -118,7 +118,7 @@ struct TieredMatrixTests {
         Row(route: "PUT /api/v3/channels/{id}/meta", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/meta/" },
             body: { _ in #"{"floor":"2"}"# }),
         Row(route: "POST /api/v3/channels/{id}/access_tokens", listener: .main, allowed: owner,
-            path: { f in "/api/v3/channels/\(try f.freshChannel())/access_tokens/" }),
+            path: { f in "/api/v3/channels/\(try await f.freshChannel())/access_tokens/" }),
         Row(route: "GET /api/v3/channels/{id}/events", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/events/" }),
         Row(route: "POST /api/v3/channels/{id}/events", listener: .main, allowed: owner, path: { f in "/api/v3/channels/\(f.c1.id)/events/" },
             body: { _ in #"{"type":"backend"}"# }),
@@ -129,7 +129,7 @@ struct TieredMatrixTests {
         Row(route: "GET /api/v3/channel_groups/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channel_groups/\(f.g1.id)/" }),
         Row(route: "PUT /api/v3/channel_groups/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channel_groups/\(f.g1.id)/" },
             body: { _ in #"{"name":"front"}"# }),
-        Row(route: "DELETE /api/v3/channel_groups/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channel_groups/\(try f.freshGroup())/" },
+        Row(route: "DELETE /api/v3/channel_groups/{id}", listener: .main, allowed: owner, path: { f in "/api/v3/channel_groups/\(try await f.freshGroup())/" },
             intact: channelStillThere),
         // Front ends with a channel token: always the token's own channel.
         Row(route: "GET /api/v4/channel", listener: .main, allowed: channelReaders, path: { _ in "/api/v4/channel/" },
@@ -156,13 +156,13 @@ struct TieredMatrixTests {
 
     @Test func exactlyTheAllowedCellsSucceed() async throws {
         let client = try await TieredLiveClient()
-        let fixture = try Fixture(client)
+        let fixture = try await Fixture(client)
         var failures: [String] = []
         for row in Self.rows {
             let method = String(row.route.split(separator: " ")[0])
             for caller in Caller.allCases {
-                let path = try row.path(fixture)
-                let answer = try client.call(row.listener, method, path, authorization: fixture.authorization(caller), json: row.body?(fixture),
+                let path = try await row.path(fixture)
+                let answer = try await client.call(row.listener, method, path, authorization: fixture.authorization(caller), json: row.body?(fixture),
                                              certificate: fixture.certificate(caller))
                 let cell = "\(row.route) as \(caller.rawValue)"
                 if row.allowed.contains(caller) {
@@ -172,14 +172,14 @@ struct TieredMatrixTests {
                     let refusedOverHTTP = [401, 403, 404].contains(answer.status) && answer.isTieredError
                     let refusedAtHandshake = row.listener == .admin && answer.status == 0
                     if !(refusedOverHTTP || refusedAtHandshake) { failures.append("\(cell): expected refusal, got \(answer.status) \(answer.text)") }
-                    if let intact = row.intact, try !intact(fixture, path) { failures.append("\(cell): a refused call changed data") }
+                    if let intact = row.intact, try await !intact(fixture, path) { failures.append("\(cell): a refused call changed data") }
                 }
             }
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
 
         // The refused writes changed nothing: the watch token's and the other account's attempts left C1 as the owner set it.
-        let meta = try client.call(.main, "GET", "/api/v3/channels/\(fixture.c1.id)/meta/", authorization: "LKey \(fixture.keyA)")
+        let meta = try await client.call(.main, "GET", "/api/v3/channels/\(fixture.c1.id)/meta/", authorization: "LKey \(fixture.keyA)")
         #expect(meta.json as? [String: String] == ["floor": "2"])
         try await client.stop()
     }

@@ -13,39 +13,39 @@ struct TieredSeedTests {
 
         // The seed's own example, byte for byte (note the stray space in " limits").
         let seedBody = #"{ "suid": "user_id", "usrc": "Company_name", "license_key": {"value": "LICENSEKEY"}, " limits": {"hosted_cameras": 1} }"#
-        let created = try client.call(.admin, "POST", "/api/v2/admin/users/", json: seedBody, certificate: admin)
+        let created = try await client.call(.admin, "POST", "/api/v2/admin/users/", json: seedBody, certificate: admin)
         #expect(created.status == 201, "\(created.text)")
         #expect((created.json["license_key"] as? [String: Any])?["value"] as? String == "LICENSEKEY")
         #expect((created.json["limits"] as? [String: Any])?["hosted_cameras"] as? Int == 1)
         let id = try #require(created.id)
-        #expect(try client.call(.admin, "POST", "/api/v2/admin/users/", json: seedBody, certificate: admin).status == 409)
+        #expect(try await client.call(.admin, "POST", "/api/v2/admin/users/", json: seedBody, certificate: admin).status == 409)
 
         // Found by suid and by key, in the list shape.
         for query in ["suid=user_id", "license_key=LICENSEKEY"] {
-            let found = try client.call(.admin, "GET", "/api/v2/admin/users/?\(query)", certificate: admin)
+            let found = try await client.call(.admin, "GET", "/api/v2/admin/users/?\(query)", certificate: admin)
             #expect(found.objects.count == 1 && (found.json["meta"] as? [String: Any])?["total_count"] as? Int == 1, "\(found.text)")
             #expect((found.objects.first?["license_key"] as? [String: Any])?["value"] as? String == "LICENSEKEY")
         }
-        #expect(try client.call(.admin, "GET", "/api/v2/admin/users/?suid=nobody", certificate: admin).objects.isEmpty)
+        #expect(try await client.call(.admin, "GET", "/api/v2/admin/users/?suid=nobody", certificate: admin).objects.isEmpty)
 
         // hosted_cameras: one channel fits, the next is refused clearly.
-        let channel = try client.createChannel("LICENSEKEY")
-        let refused = try client.call(.main, "POST", "/api/v3/channels/", authorization: "LKey LICENSEKEY", json: #"{"name":"second"}"#)
+        let channel = try await client.createChannel("LICENSEKEY")
+        let refused = try await client.call(.main, "POST", "/api/v3/channels/", authorization: "LKey LICENSEKEY", json: #"{"name":"second"}"#)
         #expect(refused.status == 403 && refused.json["errorType"] as? String == "limit_exceeded" && refused.isTieredError, "\(refused.text)")
 
         // Storage: a small account limit stops events once full.
-        #expect(try client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1,"storage_bytes":100}}"#,
+        #expect(try await client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1,"storage_bytes":100}}"#,
                                 certificate: admin).status == 200)
         var statuses: [Int] = []
         for _ in 0..<5 {
-            statuses.append(try client.call(.main, "POST", "/api/v4/events/", authorization: "Acc \(channel.all)",
+            statuses.append(try await client.call(.main, "POST", "/api/v4/events/", authorization: "Acc \(channel.all)",
                                             json: #"{"type":"motion","payload":{"zone":"front-door"}}"#).status)
         }
         #expect(statuses == [201, 201, 201, 403, 403], "\(statuses)")
 
         // Usage statistics: channels, tokens, API calls and bytes (counted in memory, flushed every second).
         try await Task.sleep(for: .milliseconds(1500))
-        let usage = try #require(try client.call(.main, "GET", "/api/v3/account/", authorization: "LKey LICENSEKEY").json["usage"] as? [String: Any])
+        let usage = try #require(try await client.call(.main, "GET", "/api/v3/account/", authorization: "LKey LICENSEKEY").json["usage"] as? [String: Any])
         #expect(usage["channels"] as? Int == 1)
         #expect(usage["tokens_issued"] as? Int == 2)
         #expect((usage["api_calls"] as? Int ?? 0) >= 7, "\(usage)")
@@ -53,34 +53,34 @@ struct TieredSeedTests {
         #expect(usage["storage_bytes"] as? Int == 3 * ("motion".utf8.count + #"{"zone":"front-door"}"#.utf8.count))
 
         // Bandwidth: once the month's bytes are used up, front ends are refused.
-        #expect(try client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1,"bandwidth_bytes":10}}"#,
+        #expect(try await client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1,"bandwidth_bytes":10}}"#,
                                 certificate: admin).status == 200)
         try await Task.sleep(for: .milliseconds(2500))
-        let throttled = try client.call(.main, "GET", "/api/v4/channel/", authorization: "Acc \(channel.watch)")
+        let throttled = try await client.call(.main, "GET", "/api/v4/channel/", authorization: "Acc \(channel.watch)")
         #expect(throttled.status == 403 && throttled.json["errorType"] as? String == "limit_exceeded", "\(throttled.text)")
-        #expect(try client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1}}"#, certificate: admin).status == 200)
+        #expect(try await client.call(.admin, "PUT", "/api/v2/admin/users/\(id)/", json: #"{"limits":{"hosted_cameras":1}}"#, certificate: admin).status == 200)
         try await Task.sleep(for: .milliseconds(2500))
-        #expect(try client.call(.main, "GET", "/api/v4/channel/", authorization: "Acc \(channel.watch)").status == 200)
+        #expect(try await client.call(.main, "GET", "/api/v4/channel/", authorization: "Acc \(channel.watch)").status == 200)
 
         // Regenerating the key: the old one stops at once, the new one works and is what the super-admin sees.
-        let renewed = try client.call(.admin, "POST", "/api/v2/admin/users/\(id)/license_key/", certificate: admin)
+        let renewed = try await client.call(.admin, "POST", "/api/v2/admin/users/\(id)/license_key/", certificate: admin)
         let newKey = try #require((renewed.json["license_key"] as? [String: Any])?["value"] as? String)
         #expect(newKey != "LICENSEKEY" && newKey.hasPrefix("v3."))
-        let old = try client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey LICENSEKEY")
+        let old = try await client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey LICENSEKEY")
         #expect(old.status == 401 && old.isTieredError)
-        #expect(try client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey \(newKey)").status == 200)
-        #expect((try client.call(.admin, "GET", "/api/v2/admin/users/\(id)/", certificate: admin).json["license_key"] as? [String: Any])?["value"] as? String == newKey)
-        let chosen = try client.call(.admin, "POST", "/api/v2/admin/users/\(id)/license_key/", json: #"{"value":"CHOSEN-KEY-1"}"#, certificate: admin)
+        #expect(try await client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey \(newKey)").status == 200)
+        #expect((try await client.call(.admin, "GET", "/api/v2/admin/users/\(id)/", certificate: admin).json["license_key"] as? [String: Any])?["value"] as? String == newKey)
+        let chosen = try await client.call(.admin, "POST", "/api/v2/admin/users/\(id)/license_key/", json: #"{"value":"CHOSEN-KEY-1"}"#, certificate: admin)
         #expect((chosen.json["license_key"] as? [String: Any])?["value"] as? String == "CHOSEN-KEY-1")
-        #expect(try client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey \(newKey)").status == 401)
+        #expect(try await client.call(.main, "GET", "/api/v3/channels/", authorization: "LKey \(newKey)").status == 401)
         try await client.stop()
     }
 
     @Test func badInputGetsAClearAnswerInTheSeedShape() async throws {
         let client = try await TieredLiveClient(environment: ["GATEHOUSE_MAX_BODY_SIZE": "4096"])
         let admin = client.superAdmin
-        let key = try client.createAccount("bad-input@example.com").key
-        let channel = try client.createChannel(key)
+        let key = try await client.createAccount("bad-input@example.com").key
+        let channel = try await client.createChannel(key)
         let lkey = "LKey \(key)"
         let tokenWithoutSecret = Data(#"{"camid":\#(channel.id),"access":"all"}"#.utf8).base64EncodedString()
         let cases: [(TieredLiveClient.Listener, String, String, String?, String?, Int, String)] = [
@@ -119,17 +119,17 @@ struct TieredSeedTests {
             (.admin, "GET", "/api/v2/admin/users/424242/", nil, nil, 404, "not_found"),
         ]
         for (listener, method, path, authorization, body, status, errorType) in cases {
-            let answer = try client.call(listener, method, path, authorization: authorization, json: body, certificate: admin)
+            let answer = try await client.call(listener, method, path, authorization: authorization, json: body, certificate: admin)
             #expect(answer.status == status && answer.json["errorType"] as? String == errorType && answer.isTieredError,
                     "\(method) \(path) \(body ?? ""): \(answer.status) \(answer.text)")
         }
         // A wrong content type is refused, and nothing was half-written by any of the above.
-        let wrongType = try LiveServer.shell("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: \(lkey)",
+        let wrongType = try await LiveServer.shellAsync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: \(lkey)",
                                                       "-H", "Content-Type: text/plain", "--data", "{}", "http://127.0.0.1:\(client.port)/api/v3/channels/"])
         #expect(wrongType.output == "415")
-        let list = try client.call(.main, "GET", "/api/v3/channels/", authorization: lkey)
+        let list = try await client.call(.main, "GET", "/api/v3/channels/", authorization: lkey)
         #expect((list.json["meta"] as? [String: Any])?["total_count"] as? Int == 1)
-        #expect(try client.call(.admin, "GET", "/api/v2/admin/users/?suid=x@example.com", certificate: admin).objects.isEmpty)
+        #expect(try await client.call(.admin, "GET", "/api/v2/admin/users/?suid=x@example.com", certificate: admin).objects.isEmpty)
         try await client.stop()
     }
 }

@@ -30,6 +30,17 @@ public final class LiveServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// `shell` on a thread of its own, so that a test making many calls never holds one of the
+    /// few threads Swift concurrency runs every task on (the servers in-process tests talk to
+    /// need them too).
+    public static func shellAsync(_ command: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try shell(command, arguments, input: input) })
+            }
+        }
+    }
+
     /// Runs a tool from PATH (curl, openssl, …) with standard input `input`; answers its exit status and combined output.
     public static func shell(_ command: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
         let process = Process()

@@ -83,3 +83,10 @@ public struct OffsetPage<Item: Sendable>: Sendable {
         self.offset = offset
     }
 }
+
+extension OffsetPage {
+    /// The same page with each item transformed.
+    public func map<T: Sendable>(_ transform: (Item) throws -> T) rethrows -> OffsetPage<T> {
+        OffsetPage<T>(items: try items.map(transform), total: total, limit: limit, offset: offset)
+    }
+}

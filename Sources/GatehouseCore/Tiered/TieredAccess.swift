@@ -57,19 +57,22 @@ public struct TieredAccess: Sendable {
         "v3." + Secrets.randomString(length: 32, alphabet: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
     }
 
+    /// An account with its license key opened.
+    func withKey(_ record: TieredAccountRecord) throws -> TieredAccount {
+        TieredAccount(record: record, licenseKey: try open(SealedSecret(hash: record.licenseHash, sealed: record.licenseSealed), purpose: Purpose.license))
+    }
+
     /// One account with its key.
     public func account(id: Int64) async throws -> TieredAccount {
         guard let record = try await store.tieredAccount(id: id) else { throw GatehouseError.notFound("account", id) }
-        return TieredAccount(record: record, licenseKey: try vault.open(record.licenseSealed, context: Purpose.license + ":" + record.licenseHash))
+        return try withKey(record)
     }
 
     /// Accounts, optionally found by `suid` or by license key.
     public func findAccounts(suid: String?, licenseKey: String?, limit: Int?, offset: Int?) async throws -> OffsetPage<TieredAccount> {
         let paging = try TieredValidation.paging(limit: limit, offset: offset)
         let page = try await store.tieredAccounts(suid: suid, licenseHash: licenseKey.map(Secrets.hash), limit: paging.limit, offset: paging.offset)
-        return OffsetPage(items: try page.items.map {
-            TieredAccount(record: $0, licenseKey: try vault.open($0.licenseSealed, context: Purpose.license + ":" + $0.licenseHash))
-        }, total: page.total, limit: page.limit, offset: page.offset)
+        return try page.map { try withKey($0) }
     }
 
     /// Changes an account's company name or limits.
@@ -77,7 +80,7 @@ public struct TieredAccess: Sendable {
         let usrc = try usrc.map { try Validation.name($0, field: "usrc") }
         let limits = try limits.map { try TieredValidation.limits($0) }
         let record = try await store.updateTieredAccount(id: id, usrc: usrc, limits: limits, at: clock.now(), audit: AuditIntent(actor: actor))
-        return TieredAccount(record: record, licenseKey: try vault.open(record.licenseSealed, context: Purpose.license + ":" + record.licenseHash))
+        return try withKey(record)
     }
 
     /// Replaces an account's license key with `value` or a generated one; the old key stops at once.
@@ -167,7 +170,7 @@ public struct TieredAccess: Sendable {
     public func channels(_ account: AccountPrincipal, limit: Int?, offset: Int?) async throws -> OffsetPage<Channel> {
         let paging = try TieredValidation.paging(limit: limit, offset: offset)
         let page = try await store.channels(accountId: account.accountId, ids: nil, limit: paging.limit, offset: paging.offset)
-        return OffsetPage(items: try page.items.map(present), total: page.total, limit: page.limit, offset: page.offset)
+        return try page.map(present)
     }
 
     /// Changes a channel's settings (absent fields keep their value; `meta` replaces the metadata).
@@ -249,11 +252,11 @@ public struct TieredAccess: Sendable {
     public func groupChannels(_ group: GroupPrincipal, limit: Int?, offset: Int?) async throws -> OffsetPage<Channel> {
         let paging = try TieredValidation.paging(limit: limit, offset: offset)
         let page = try await store.channels(accountId: group.account.accountId, ids: group.channelIds, limit: paging.limit, offset: paging.offset)
-        return OffsetPage(items: try page.items.map { record in
+        return try page.map { record in
             var watchOnly = record
             watchOnly.tokens = record.tokens.filter { $0.key == .watch }
             return try present(watchOnly)
-        }, total: page.total, limit: page.limit, offset: page.offset)
+        }
     }
 
     // MARK: Events
@@ -324,7 +327,7 @@ public struct TieredAccess: Sendable {
     public func groups(_ account: AccountPrincipal, limit: Int?, offset: Int?) async throws -> OffsetPage<ChannelGroup> {
         let paging = try TieredValidation.paging(limit: limit, offset: offset)
         let page = try await store.channelGroups(accountId: account.accountId, limit: paging.limit, offset: paging.offset)
-        return OffsetPage(items: try page.items.map(presentGroup), total: page.total, limit: page.limit, offset: page.offset)
+        return try page.map(presentGroup)
     }
 
     /// Renames a group, replaces its channels, or (with `regenerateToken`) gives it a new token.
