@@ -25,13 +25,10 @@ struct AdminListener: Service {
     func run() async throws {
         let configuration = gatehouse.configuration
         let store = gatehouse.store
-        // Migrations and bootstrap (in the main listener's start-up) make the authority; wait for it.
-        var stored = try? await store.authority()
-        while stored == nil {
-            try await Task.sleep(for: .milliseconds(50))
-            stored = try? await store.authority()
-        }
-        guard let stored else { return }
+        // Migrations and bootstrap (in the main listener's start-up) make the authority; wait
+        // for them without touching the database meanwhile.
+        while !gatehouse.started.isOpen { try await Task.sleep(for: .milliseconds(20)) }
+        guard let stored = try await store.authority() else { throw GatehouseError(.internal, "no certificate authority after bootstrap") }
         let authority = try CertificateAuthority(certificatePEM: stored.certificatePEM, privateKeyPEM: stored.keyPEM)
         let isIP = CertificateAuthority.ipAddressBytes(configuration.host) != nil
         let server = try authority.issue(
@@ -77,4 +74,11 @@ public final class AdminPortBox: Sendable {
     func set(_ port: Int) { value.withLockedValue { $0 = port } }
     /// 0 until the listener runs.
     public var port: Int { value.withLockedValue { $0 } }
+}
+
+/// Opens once start-up (migrations, master-key check, bootstrap) is done.
+final class StartupGate: Sendable {
+    private let value = NIOLockedValueBox(false)
+    func open() { value.withLockedValue { $0 = true } }
+    var isOpen: Bool { value.withLockedValue { $0 } }
 }

@@ -41,6 +41,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         if !applied.isEmpty { logger.notice("database migrated", metadata: ["versions": "\(applied)", "engine": "\(database.engine.rawValue)"]) }
         try await store.checkMasterKey(vault.checkValue, at: configuration.clock.now())
         try await Bootstrap.run(store: store, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
+        gatehouse.started.open()
     }
     return app
 }

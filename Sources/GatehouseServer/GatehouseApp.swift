@@ -14,6 +14,8 @@ struct GatehouseApp: Sendable {
     let tiered: TieredAccess
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
+    /// Opens when start-up is done (the admin listener waits for it).
+    let started = StartupGate()
 
     /// The core services over `database`, configured by `configuration`; `vault` seals
     /// retrievable secrets (a throwaway one when `nil`, for route listings).

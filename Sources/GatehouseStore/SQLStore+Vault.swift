@@ -6,14 +6,18 @@ extension SQLStore {
     /// sealed with another master key (every node of one database must share the key).
     public func checkMasterKey(_ checkValue: String, at: Int64) async throws {
         try await database.transaction { db in
-            if let row = try await db.raw("SELECT check_value FROM vault_check WHERE id = 1").first() {
-                let stored = try row.decode(column: "check_value", as: String.self)
-                guard Secrets.constantTimeEquals(Array(stored.utf8), Array(checkValue.utf8)) else {
-                    throw GatehouseError(.conflict, "this database was sealed with another master key; give every node the same master key file")
-                }
-                return
+            // Nodes starting together race to record the first value; the first one wins and
+            // every node then compares against it.
+            try await db.raw("""
+                INSERT INTO vault_check (id, check_value, created_at) VALUES (1, \(bind: checkValue), \(bind: at)) ON CONFLICT (id) DO NOTHING
+                """).run()
+            guard let row = try await db.raw("SELECT check_value FROM vault_check WHERE id = 1").first() else {
+                throw GatehouseError(.internal, "the master key check value was not recorded")
             }
-            try await db.raw("INSERT INTO vault_check (id, check_value, created_at) VALUES (1, \(bind: checkValue), \(bind: at))").run()
+            let stored = try row.decode(column: "check_value", as: String.self)
+            guard Secrets.constantTimeEquals(Array(stored.utf8), Array(checkValue.utf8)) else {
+                throw GatehouseError(.conflict, "this database was sealed with another master key; give every node the same master key file")
+            }
         }
     }
 }

@@ -11,11 +11,13 @@ struct AdminListenerTests {
     @Test func onlyLiveSuperAdminCertificatesOfTheAuthorityGetIn() async throws {
         let data = try TestDatabases.temporaryDirectory() + "/data"
         let scratch = try TestDatabases.temporaryDirectory()
-        let port = LiveServer.freePort(), adminPort = LiveServer.freePort()
         let environment = ["GATEHOUSE_DATA_DIR": data, "GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"]
-        let server = try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", String(adminPort)], environment: environment,
-                                    port: port, dataDirectory: data)
-        #expect(try await server.waitUntilHealthy(), "\(server.stderr)")
+        let started = try await LiveServer.startHealthy { port, adminPort in
+            try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", String(adminPort)], environment: environment,
+                           port: port, dataDirectory: data)
+        }
+        let (server, adminPort) = (started.server, started.adminPort)
+        #expect(started.healthy, "\(server.stderr)")
 
         func call(_ certificate: String?, _ key: String?, extra: [String] = []) throws -> (status: Int32, output: String) {
             var arguments = ["-s", "--max-time", "10", "--cacert", data + "/ca.pem"] + extra

@@ -28,20 +28,14 @@ final class TieredLiveClient: @unchecked Sendable {
     init(environment extra: [String: String] = [:]) async throws {
         data = try TestDatabases.temporaryDirectory() + "/data"
         scratch = try TestDatabases.temporaryDirectory()
-        // Free ports are picked before the server binds them; another test starting at the same
-        // moment can take one first, so a start that lost that race is retried on new ports.
-        var attempt: (server: LiveServer, port: Int, adminPort: Int)
-        var healthy = false
-        repeat {
-            let port = LiveServer.freePort(), adminPort = LiveServer.freePort()
-            attempt = (try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", String(adminPort)],
-                                      environment: ["GATEHOUSE_DATA_DIR": data, "GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"].merging(extra) { $1 },
-                                      port: port, dataDirectory: data), port, adminPort)
-            healthy = try await attempt.server.waitUntilHealthy()
-            if healthy && !attempt.server.stderr.lowercased().contains("address already in use") { break }
-            _ = try await attempt.server.stop()
-        } while attempt.server.stderr.lowercased().contains("address already in use")
-        (server, port, adminPort) = attempt
+        let data = self.data
+        let started = try await LiveServer.startHealthy { port, adminPort in
+            try LiveServer(arguments: ["--port", String(port), "--admin-tls-port", String(adminPort)],
+                           environment: ["GATEHOUSE_DATA_DIR": data, "GATEHOUSE_PASSWORD_HASH_ROUNDS": "1000"].merging(extra) { $1 },
+                           port: port, dataDirectory: data)
+        }
+        (server, port, adminPort) = (started.server, started.server.port, started.adminPort)
+        let healthy = started.healthy
         #expect(healthy, "\(server.stderr)")
         for _ in 0..<50 where try await call(.admin, "GET", "/healthz", certificate: superAdmin).status != 200 {
             try await Task.sleep(for: .milliseconds(100))

@@ -93,6 +93,22 @@ public final class LiveServer: @unchecked Sendable {
         try process.run()
     }
 
+    /// Starts a server on fresh free ports (`make` gets the main and the admin port) and waits
+    /// until it is healthy. Free ports are picked before the server binds them, so another test
+    /// starting at the same moment can take one first; a start that lost that race is retried.
+    public static func startHealthy(_ make: (_ port: Int, _ adminPort: Int) throws -> LiveServer) async throws -> (server: LiveServer, healthy: Bool, adminPort: Int) {
+        var attempts = 0
+        while true {
+            attempts += 1
+            let adminPort = freePort()
+            let server = try make(freePort(), adminPort)
+            let healthy = try await server.waitUntilHealthy()
+            let lostRace = server.stderr.lowercased().contains("address already in use")
+            if (healthy && !lostRace) || !lostRace || attempts >= 5 { return (server, healthy, adminPort) }
+            _ = try await server.stop()
+        }
+    }
+
     /// Waits until /healthz answers 200 (or the timeout passes).
     public func waitUntilHealthy(timeout: Duration = .seconds(30)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
