@@ -100,22 +100,16 @@ struct TieredBody: Sendable {
     func jsonText(_ key: String) throws(GatehouseError) -> String? {
         guard has(key) else { return nil }
         guard let value = object[key] as? [String: any Sendable] else { throw .invalid(key, "\(key) must be a JSON object") }
-        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            throw .invalid(key, "\(key) must be a JSON object")
-        }
-        return String(decoding: data, as: UTF8.self)
+        return JSONText.string(value)
     }
 
-    static func isBool(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c" || type(of: number) == type(of: NSNumber(value: true))
-    }
+    static func isBool(_ number: NSNumber) -> Bool { JSONText.isBool(number) }
 }
 
 /// Answers of the tiered-access API.
 enum TieredJSON {
     static func response(_ object: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: JSONText.bytes(object))))
     }
 
     /// The seed's list shape: `{"meta":{"limit","offset","total_count","next","previous"},"objects":[…]}`.

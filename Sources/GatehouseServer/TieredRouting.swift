@@ -11,7 +11,10 @@ extension GatehouseApp {
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { throw GatehouseError(.unauthenticated, "the Authorization header must be '<scheme> <credential>'") }
-        return try await tiered.authenticate(scheme: String(parts[0]), credential: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        var credential = parts[1]
+        while let first = credential.first, first == " " || first == "\t" { credential.removeFirst() }
+        while let last = credential.last, last == " " || last == "\t" { credential.removeLast() }
+        return try await tiered.authenticate(scheme: String(parts[0]), credential: String(credential))
     }
 
     /// Runs a handler for one credential tier, then counts the call (refused ones too, once

@@ -22,6 +22,10 @@ final class CredentialCache: Sendable {
         var bearers: [String: Entry<BearerContext>] = [:]
         var clients: [String: Entry<(record: APIClientRecord, tenantEnabled: Bool)>] = [:]
         var tiered: [String: Entry<TieredPrincipal>] = [:]
+        /// Channel records change more often (every stored event moves their storage
+        /// counter), so they have a generation of their own that does not drop credentials.
+        var channelGeneration: UInt64 = 0
+        var channels: [Int64: Entry<ChannelRecord>] = [:]
     }
 
     let maxAge: Duration
@@ -40,25 +44,38 @@ final class CredentialCache: Sendable {
             $0.bearers.removeAll(keepingCapacity: true)
             $0.clients.removeAll(keepingCapacity: true)
             $0.tiered.removeAll(keepingCapacity: true)
+            $0.channelGeneration &+= 1
+            $0.channels.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Drops the cached channel records only (after a write that changes a channel but no credential).
+    func invalidateChannels() {
+        state.withLockedValue {
+            $0.channelGeneration &+= 1
+            $0.channels.removeAll(keepingCapacity: true)
         }
     }
 
     var generation: UInt64 { state.withLockedValue { $0.generation } }
+    var channelGeneration: UInt64 { state.withLockedValue { $0.channelGeneration } }
 
     /// A live entry of one of the maps, or nil.
-    private func lookup<Value>(_ map: KeyPath<State, [String: Entry<Value>]>, _ key: String) -> Value? {
+    private func lookup<Key: Hashable, Value>(_ map: KeyPath<State, [Key: Entry<Value>]>, _ key: Key,
+                                              generation: KeyPath<State, UInt64> = \.generation) -> Value? {
         let now = ContinuousClock.now
         return state.withLockedValue { state in
-            guard let entry = state[keyPath: map][key], entry.generation == state.generation, now - entry.storedAt < maxAge else { return nil }
+            guard let entry = state[keyPath: map][key], entry.generation == state[keyPath: generation], now - entry.storedAt < maxAge else { return nil }
             return entry.value
         }
     }
 
     /// Stores a value read at `generation` in one of the maps; dropped if a write happened since.
-    private func store<Value>(_ value: Value, in map: WritableKeyPath<State, [String: Entry<Value>]>, for key: String, readAt generation: UInt64) {
+    private func store<Key: Hashable, Value>(_ value: Value, in map: WritableKeyPath<State, [Key: Entry<Value>]>, for key: Key, readAt generation: UInt64,
+                                             current: KeyPath<State, UInt64> = \.generation) {
         let now = ContinuousClock.now
         state.withLockedValue { state in
-            guard state.generation == generation else { return }
+            guard state[keyPath: current] == generation else { return }
             if state[keyPath: map].count >= maxEntries { state[keyPath: map].removeAll(keepingCapacity: true) }
             state[keyPath: map][key] = Entry(value: value, generation: generation, storedAt: now)
         }
@@ -81,5 +98,12 @@ final class CredentialCache: Sendable {
 
     func store(tiered value: TieredPrincipal, for key: String, readAt generation: UInt64) {
         store(value, in: \.tiered, for: key, readAt: generation)
+    }
+
+    /// A channel record by id.
+    func channel(_ id: Int64) -> ChannelRecord? { lookup(\.channels, id, generation: \.channelGeneration) }
+
+    func store(channel value: ChannelRecord, readAt generation: UInt64) {
+        store(value, in: \.channels, for: value.id, readAt: generation, current: \.channelGeneration)
     }
 }

@@ -4,7 +4,7 @@ import SQLKit
 extension SQLStore {
     public func addChannelEvent(channelId: Int64, type: String, time: Int64, payload: String, at: Int64) async throws -> ChannelEvent {
         let size = Int64(payload.utf8.count + type.utf8.count)
-        return try await database.transaction { db in
+        return try await invalidatingChannels { try await database.transaction { db in
             // Conditional updates keep both storage limits exact under concurrent writers and across nodes.
             guard let channel = try await db.raw("""
                 UPDATE channels SET storage_used = storage_used + \(bind: size)
@@ -27,7 +27,7 @@ extension SQLStore {
                 VALUES (\(bind: channelId), \(bind: type), \(bind: time), \(bind: payload), \(bind: size), \(bind: at)) RETURNING id
                 """).first() else { throw GatehouseError(.internal, "insert returned no id") }
             return ChannelEvent(id: try row.decode(column: "id", as: Int64.self), channelId: channelId, type: type, time: time, payload: payload, createdAt: at)
-        }
+        } }
     }
 
     public func channelEvents(_ query: EventQuery) async throws -> OffsetPage<ChannelEvent> {
@@ -52,7 +52,7 @@ extension SQLStore {
     }
 
     public func purgeExpiredEvents(now: Int64) async throws -> Int {
-        try await database.transaction { db in
+        try await invalidatingChannels { try await database.transaction { db in
             let expired = try await db.raw("""
                 SELECT e.id, e.device_id, e.size, c.tenant_id FROM channel_events e JOIN channels c ON c.device_id = e.device_id
                 WHERE c.records_max_age IS NOT NULL AND e.at < (\(bind: now) - c.records_max_age * 3600) * 1000
@@ -72,6 +72,6 @@ extension SQLStore {
                 try await db.raw("UPDATE tiered_accounts SET storage_used = storage_used - \(bind: size) WHERE tenant_id = \(bind: account)").run()
             }
             return expired.count
-        }
+        } }
     }
 }

@@ -65,42 +65,29 @@ extension SQLStore {
         }
     }
 
+    /// Creates a channel (a camera device of the account) with its tokens, refusing one past
+    /// the account's `hosted_cameras`. Concurrent creations share transactions (``ChannelCreationBatch``).
     public func createChannel(accountId: Int64, name: String, timezone: String, recMode: RecordingMode, sourceURL: String?, sourceLogin: String?,
                               sourcePasswordSealed: String?, meta: [String: String], tokens: [ChannelAccess: SealedSecret],
                               at: Int64, audit: AuditIntent) async throws -> ChannelRecord {
-        try await database.transaction { db in
-            // Touching the account row first serialises concurrent creations for one account
-            // (a row lock on PostgreSQL; SQLite has one writer), so the count below is exact.
-            guard let account = try await db.raw("""
-                UPDATE tiered_accounts SET tokens_issued = tokens_issued + \(bind: Int64(tokens.count)) WHERE tenant_id = \(bind: accountId)
-                RETURNING hosted_cameras
-                """).first() else { throw GatehouseError.notFound("account", accountId) }
-            if let hosted = try account.decode(column: "hosted_cameras", as: Int64?.self) {
-                let count = try await db.raw("SELECT COUNT(*) AS n FROM channels WHERE tenant_id = \(bind: accountId)").first()?.decode(column: "n", as: Int64.self) ?? 0
-                guard count < hosted else {
-                    throw GatehouseError(.limitExceeded, "the account may hold at most \(hosted) channels (hosted_cameras)")
-                }
-            }
-            guard let row = try await db.raw("""
-                INSERT INTO devices (tenant_id, kind, name, serial, created_at, updated_at)
-                VALUES (\(bind: accountId), 'camera', \(bind: name), NULL, \(bind: at), \(bind: at)) RETURNING id
-                """).first() else { throw GatehouseError(.internal, "insert returned no id") }
-            let id = try row.decode(column: "id", as: Int64.self)
-            try await db.raw("""
-                INSERT INTO channels (device_id, tenant_id, timezone, rec_mode, source_url, source_login, source_password_sealed, meta)
-                VALUES (\(bind: id), \(bind: accountId), \(bind: timezone), \(bind: recMode.rawValue), \(bind: sourceURL), \(bind: sourceLogin),
-                        \(bind: sourcePasswordSealed), \(bind: Self.metaText(meta)))
-                """).run()
-            try await Self.insertChannelTokens(db, id: id, tokens: tokens, at: at)
-            try await Self.audit(db, at: at, intent: audit, action: "channel.create", targetType: "device", targetId: String(id), tenantId: accountId)
-            return ChannelRecord(id: id, accountId: accountId, name: name, timezone: timezone, recMode: recMode, sourceURL: sourceURL, sourceLogin: sourceLogin,
-                                 sourcePasswordSealed: sourcePasswordSealed, meta: meta, limits: ChannelLimits(), storageBytes: 0, tokens: tokens,
-                                 createdAt: at, updatedAt: at)
-        }
+        try await channelCreations.submit(ChannelCreation(
+            accountId: accountId, name: name, timezone: timezone, recMode: recMode, sourceURL: sourceURL, sourceLogin: sourceLogin,
+            sourcePasswordSealed: sourcePasswordSealed, meta: meta, tokens: tokens, at: at, audit: audit))
     }
 
+    /// One channel; served from the in-process cache on SQLite (dropped by every write to a channel).
     public func channel(id: Int64) async throws -> ChannelRecord? {
-        try await database.withConnection { db in try await Self.fetchChannels(db, ids: [id]).first }
+        if let cached = cache?.channel(id) { return cached }
+        let generation = cache?.channelGeneration ?? 0
+        let found = try await database.withConnection { db in try await Self.fetchChannels(db, ids: [id]).first }
+        if let found { cache?.store(channel: found, readAt: generation) }
+        return found
+    }
+
+    /// Runs a write that changes channel records (not credentials), then drops the cached records.
+    func invalidatingChannels<T: Sendable>(_ write: () async throws -> T) async throws -> T {
+        defer { cache?.invalidateChannels() }
+        return try await write()
     }
 
     public func channels(accountId: Int64, ids: [Int64]?, limit: Int, offset: Int) async throws -> OffsetPage<ChannelRecord> {
@@ -121,7 +108,7 @@ extension SQLStore {
     }
 
     public func updateChannel(_ record: ChannelRecord, at: Int64, audit: AuditIntent) async throws -> ChannelRecord {
-        try await database.transaction { db in
+        try await invalidatingChannels { try await database.transaction { db in
             guard try await db.raw("UPDATE devices SET name = \(bind: record.name), updated_at = \(bind: at) WHERE id = \(bind: record.id) RETURNING id").first() != nil else {
                 throw GatehouseError.notFound("channel", record.id)
             }
@@ -134,7 +121,7 @@ extension SQLStore {
             try await Self.audit(db, at: at, intent: audit, action: "channel.update", targetType: "device", targetId: String(record.id), tenantId: record.accountId)
             guard let updated = try await Self.fetchChannels(db, ids: [record.id]).first else { throw GatehouseError.notFound("channel", record.id) }
             return updated
-        }
+        } }
     }
 
     public func deleteChannel(id: Int64, at: Int64, audit: AuditIntent) async throws {

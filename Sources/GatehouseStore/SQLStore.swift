@@ -11,12 +11,15 @@ public struct SQLStore: ManagementStore {
     let cache: CredentialCache?
     /// Group commit of new access tokens.
     let tokenBatcher: TokenInsertBatcher
+    /// Group commit of new channels (tiered access).
+    let channelCreations: GroupCommit<ChannelCreation, ChannelRecord>
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
         self.database = database
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.tokenBatcher = TokenInsertBatcher(database: database)
+        self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
     }
 
     /// Runs a write that may change a cached credential answer, then drops the cache.

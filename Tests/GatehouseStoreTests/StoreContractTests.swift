@@ -21,6 +21,7 @@ struct SQLiteStoreContractTests {
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
+    @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.sqlite) }
@@ -45,6 +46,7 @@ struct PostgresStoreContractTests {
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
+    @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.postgres) }

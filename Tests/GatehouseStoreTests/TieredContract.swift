@@ -62,6 +62,52 @@ enum TieredContract {
         }
     }
 
+    /// Creations racing for several accounts share transactions but keep each account's
+    /// limit, count its tokens, audit each channel under its account, and leave nothing of a
+    /// refused creation; a channel read after a write (event, edit) shows the write.
+    static func batchedCreationsPerAccount(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let tiered = try service(database)
+            let (_, limited) = try await account(tiered, "limited@example.com", limits: AccountLimits(hostedCameras: 3))
+            let (_, open) = try await account(tiered, "open@example.com")
+            let outcomes = await withTaskGroup(of: (Int64, String?).self) { group in
+                for n in 0..<30 {
+                    let owner = n % 2 == 0 ? limited : open
+                    group.addTask { (owner.accountId, await code { try await tiered.createChannel(owner, ChannelSettings(name: "cam \(n)")) }) }
+                }
+                return await group.reduce(into: [(Int64, String?)]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0.0 == limited.accountId && $0.1 == nil }.count == 3)
+            #expect(outcomes.filter { $0.0 == limited.accountId && $0.1 == "limit_exceeded" }.count == 12)
+            #expect(outcomes.filter { $0.0 == open.accountId && $0.1 == nil }.count == 15)
+            for (owner, created) in [(limited, 3), (open, 15)] {
+                let usage = try await tiered.usage(owner).usage
+                #expect(usage.channels == created)
+                #expect(usage.tokensIssued == Int64(created * 2))
+            }
+            let counts = try await database.withConnection { db in
+                let devices = try await db.raw("SELECT COUNT(*) AS n FROM devices WHERE tenant_id = \(bind: limited.accountId)").first()?.decode(column: "n", as: Int64.self)
+                let tokens = try await db.raw("""
+                    SELECT COUNT(*) AS n FROM channel_tokens k JOIN channels c ON c.device_id = k.device_id WHERE c.tenant_id = \(bind: limited.accountId)
+                    """).first()?.decode(column: "n", as: Int64.self)
+                let audited = try await db.raw("""
+                    SELECT COUNT(*) AS n FROM audit_log WHERE action = 'channel.create' AND tenant_path IS NOT NULL
+                    AND tenant_id IN (\(bind: limited.accountId), \(bind: open.accountId))
+                    """).first()?.decode(column: "n", as: Int64.self)
+                return (devices, tokens, audited)
+            }
+            #expect(counts.0 == 3 && counts.1 == 6 && counts.2 == 18)
+
+            // Reads after writes: storage after an event, a new name after an edit.
+            let channel = try await tiered.channels(open, limit: 1, offset: 0).items[0].record
+            #expect(try await tiered.channel(open, id: channel.id).storageBytes == 0)
+            _ = try await tiered.addEvent(.account(open), channelId: channel.id, type: "motion", time: nil, payload: "{}")
+            #expect(try await tiered.channel(open, id: channel.id).storageBytes == 8)
+            _ = try await tiered.updateChannel(.account(open), id: channel.id, ChannelSettings(name: "renamed"))
+            #expect(try await tiered.channel(open, id: channel.id).name == "renamed")
+        }
+    }
+
     /// Tokens are stored hashed and sealed, rotate at once, and a watch token changes nothing.
     static func tokensRotateAndAreNotStoredInClear(_ engine: DatabaseEngine) async throws {
         try await TestDatabases.withMigrated(engine) { database in

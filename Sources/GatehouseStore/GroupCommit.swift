@@ -1,0 +1,61 @@
+import NIOConcurrencyHelpers
+
+/// Group commit for hot writes on a single-writer database.
+///
+/// Concurrent callers queue their items; one drain loop hands everything queued so far (at
+/// most `maxBatch`) to `commit`, which writes the batch in a single transaction and answers
+/// each item. Under load one commit carries many writes instead of one, so the writer's
+/// per-transaction cost (a lock, a WAL commit, thread hops) is shared; with one request at a
+/// time it degrades to one write per transaction. The drain loop runs on ``WriterExecutor``.
+final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
+    typealias Waiter = CheckedContinuation<Output, any Error>
+    /// Writes a batch and answers each item, in order. Throwing fails every item of the batch
+    /// (the transaction must then have written none of them).
+    typealias Commit = @Sendable ([Item]) async throws -> [Result<Output, any Error>]
+
+    private struct State: Sendable {
+        var pending: [(Item, Waiter)] = []
+        var draining = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let maxBatch: Int
+    private let commit: Commit
+
+    init(maxBatch: Int = 1000, commit: @escaping Commit) {
+        self.maxBatch = maxBatch
+        self.commit = commit
+    }
+
+    /// Queues `item`; returns its answer once the transaction holding it has committed.
+    func submit(_ item: Item) async throws -> Output {
+        try await withCheckedThrowingContinuation { (waiter: Waiter) in
+            let startDrain = state.withLockedValue { state -> Bool in
+                state.pending.append((item, waiter))
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            if startDrain { Task(executorPreference: WriterExecutor.shared) { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLockedValue { state -> [(Item, Waiter)] in
+                let batch = Array(state.pending.prefix(maxBatch))
+                state.pending.removeFirst(batch.count)
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                let results = try await commit(batch.map(\.0))
+                precondition(results.count == batch.count, "a group commit must answer every item")
+                for ((_, waiter), result) in zip(batch, results) { waiter.resume(with: result) }
+            } catch {
+                for (_, waiter) in batch { waiter.resume(throwing: error) }
+            }
+        }
+    }
+}
