@@ -271,7 +271,7 @@ extension SQLStore {
             }
             filter.appendInterpolation(unsafeRaw: ")")
             var counts: [String: Int64] = [:]
-            for row in try await db.raw("SELECT scope, SUM(failures) AS n FROM activation_failures WHERE \(filter) GROUP BY scope").all() {
+            for row in try await db.raw("SELECT scope, CAST(SUM(failures) AS BIGINT) AS n FROM activation_failures WHERE \(filter) GROUP BY scope").all() {
                 counts[try row.decode(column: "scope", as: String.self)] = try row.decode(column: "n", as: Int64.self)
             }
             return counts
