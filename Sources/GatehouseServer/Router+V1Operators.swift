@@ -23,7 +23,7 @@ extension GatehouseApp {
         router.get("/v1/tenants/:id/activation-settings") { request, context in
             VSaaS.json(Self.settingsBody(try await activation.settings(try await caller(request), operatorId: try context.id())))
         }
-        router.put("/v1/tenants/:id/activation-settings") { request, context in
+        router.patch("/v1/tenants/:id/activation-settings") { request, context in
             let caller = try await caller(request)
             let id = try context.id()
             var settings = try await activation.settings(caller, operatorId: id)

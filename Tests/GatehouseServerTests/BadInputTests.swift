@@ -52,7 +52,7 @@ struct BadInputTests {
         Row(method: .post, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: #"{"name":"K"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: false),
         Row(method: .delete, path: "/v1/tenants/{id}/vsaas-api-keys/1", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/tenants/{id}/activation-settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
-        Row(method: .put, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
+        Row(method: .patch, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
