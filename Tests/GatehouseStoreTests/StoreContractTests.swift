@@ -27,13 +27,6 @@ struct SQLiteStoreContractTests {
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.sqlite) }
-    @Test func webhookEnqueueIsPartOfTheTransaction() async throws { try await WebhookContract.enqueueIsPartOfTheTransaction(.sqlite) }
-    @Test func webhookEnqueueOnlyForSubscribers() async throws { try await WebhookContract.enqueueOnlyForSubscribers(.sqlite) }
-    @Test func webhookConcurrentClaimersNeverShare() async throws { try await WebhookContract.concurrentClaimersNeverShare(.sqlite) }
-    @Test func webhookFailedIsRetriedAfterBackoff() async throws { try await WebhookContract.failedIsRetriedAfterBackoff(.sqlite) }
-    @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.sqlite) }
-    @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.sqlite) }
-    @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -61,11 +54,4 @@ struct PostgresStoreContractTests {
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.postgres) }
-    @Test func webhookEnqueueIsPartOfTheTransaction() async throws { try await WebhookContract.enqueueIsPartOfTheTransaction(.postgres) }
-    @Test func webhookEnqueueOnlyForSubscribers() async throws { try await WebhookContract.enqueueOnlyForSubscribers(.postgres) }
-    @Test func webhookConcurrentClaimersNeverShare() async throws { try await WebhookContract.concurrentClaimersNeverShare(.postgres) }
-    @Test func webhookFailedIsRetriedAfterBackoff() async throws { try await WebhookContract.failedIsRetriedAfterBackoff(.postgres) }
-    @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.postgres) }
-    @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.postgres) }
-    @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.postgres) }
 }
