@@ -66,9 +66,6 @@ extension GatehouseApp {
         addChannelRoutes(to: router)
         addChannelGroupRoutes(to: router)
         addFrontEndRoutes(to: router)
-        addVSaaSRoutes(to: router)
-        addAgentActivationRoutes(to: router)
-        addOperatorRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }

@@ -12,8 +12,6 @@ struct GatehouseApp: Sendable {
     let partnerAuth: PartnerAuth
     /// The tiered-access surface (seed 002).
     let tiered: TieredAccess
-    /// The agent-activation surface (seed 000).
-    let activation: AgentActivation
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
     /// Opens when start-up is done (the admin listener waits for it).
@@ -33,8 +31,6 @@ struct GatehouseApp: Sendable {
         let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
         self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
         self.usage = UsageMeter()
-        self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
-                                          defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

@@ -22,8 +22,6 @@ struct SQLiteStoreContractTests {
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
-    @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.sqlite) }
-    @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.sqlite) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.sqlite) }
@@ -49,8 +47,6 @@ struct PostgresStoreContractTests {
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
-    @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.postgres) }
-    @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.postgres) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.postgres) }
