@@ -14,6 +14,10 @@ struct GatehouseApp: Sendable {
     let tiered: TieredAccess
     /// The agent-activation surface (seed 000).
     let activation: AgentActivation
+    /// Seals retrievable secrets (license keys, channel tokens, webhook secrets).
+    let vault: SecretVault
+    /// Delivers the operators' webhook events (seed 000).
+    let webhooks: WebhookDeliveryService
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
     /// Opens when start-up is done (the admin listener waits for it).
@@ -32,6 +36,8 @@ struct GatehouseApp: Sendable {
         // A throwaway vault is only for building a router that never serves (the route listing).
         let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
         self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
+        self.vault = vault
+        self.webhooks = WebhookDeliveryService(store: store, vault: vault, clock: configuration.clock, logger: Logger(label: "gatehouse.webhooks"))
         self.usage = UsageMeter()
         self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
                                           defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")

@@ -12,6 +12,7 @@ extension GatehouseApp {
             guard let title = try body.string("title") else { throw GatehouseError.invalid("title", "title is required") }
             let issued = try await activation.issueToken(caller, title: title, organizationId: try VSaaS.id(body, "organization_id"),
                                                          presetId: try VSaaS.id(body, "preset_id"))
+            webhooks.nudge()
             return VSaaS.json(VSaaS.token(issued.token, issued.record, withCamera: false))
         }
         router.get("/vsaas/api/v2/agent-activation-tokens/:token") { request, context in
@@ -30,6 +31,7 @@ extension GatehouseApp {
             let grant = try await activation.activate(AgentActivationRequest(
                 operatorId: operatorId, token: fields["token"] ?? fields["sign"], serial: fields["serial"] ?? "", version: fields["version"],
                 mac: fields["mac"], sourceAddress: context.clientAddress))
+            webhooks.nudge()
             return VSaaS.json(["agent_id": grant.agentId, "agent_key": grant.agentKey, "watcher_url": grant.watcherURL,
                                "status": grant.status.rawValue, "camera_name": grant.cameraName as Any? ?? NSNull()] as [String: Any])
         }
@@ -60,6 +62,7 @@ extension GatehouseApp {
             guard let title = try body.string("title") else { throw GatehouseError.invalid("title", "title is required") }
             let camera = try await activation.assignAgent(caller, agentId: try context.id(), organizationId: try VSaaS.id(body, "organization_id"),
                                                           presetId: try VSaaS.id(body, "preset_id"), title: title)
+            webhooks.nudge()
             return VSaaS.json(VSaaS.camera(camera), status: .created)
         }
 
@@ -74,6 +77,7 @@ extension GatehouseApp {
         }
         router.delete("/vsaas/api/v2/cameras/:name") { request, context in
             try await activation.deleteCamera(try await operatorCaller(request), name: context.parameters.get("name") ?? "")
+            webhooks.nudge()
             return Response(status: .noContent)
         }
     }

@@ -32,6 +32,9 @@ extension SQLStore {
             let token = try Self.activationToken(from: row)
             try await Self.audit(db, at: record.createdAt, intent: audit, action: "token.issue", targetType: "activation_token", targetId: String(token.id),
                                  tenantId: record.organizationId)
+            try await Self.enqueueWebhookEvent(db, operatorId: record.operatorId, event: .tokenIssued, payload: JSONText.string([
+                "token_id": token.id, "organization_id": token.organizationId, "preset_id": token.presetId, "title": token.title,
+                "valid_till": token.validTill] as [String: Any]), at: record.createdAt)
             return token
         }
     }
@@ -68,6 +71,7 @@ extension SQLStore {
                 """).run()
             try await Self.audit(db, at: now, intent: AuditIntent(actor: "agent:\(record.id)", detail: "serial \(agent.serial)"), action: "camera.activate",
                                  targetType: "device", targetId: String(camera.deviceId), tenantId: token.organizationId)
+            try await Self.enqueueCameraEvent(db, .cameraActivated, camera, at: now)
             var activated = record
             activated.deviceId = camera.deviceId
             return .activated(activated, camera)
@@ -163,6 +167,7 @@ extension SQLStore {
             let agent = try Self.agentRecord(from: row)
             let camera = try await Self.insertCamera(db, operatorId: operatorId, organizationId: organizationId, presetId: presetId, title: title, agent: agent, at: at)
             try await Self.audit(db, at: at, intent: audit, action: "camera.activate", targetType: "device", targetId: String(camera.deviceId), tenantId: organizationId)
+            try await Self.enqueueCameraEvent(db, .cameraActivated, camera, at: at)
             return camera
         }
     }
@@ -256,7 +261,15 @@ extension SQLStore {
             try await db.raw("DELETE FROM devices WHERE id = \(bind: camera.deviceId)").run()
             try await Self.audit(db, at: at, intent: audit, action: "camera.deactivate", targetType: "device", targetId: String(camera.deviceId),
                                  tenantId: camera.organizationId)
+            try await Self.enqueueCameraEvent(db, .cameraDeactivated, camera, at: at)
         }
+    }
+
+    /// Queues a camera event for the operator's webhooks, in the transaction that made it.
+    static func enqueueCameraEvent(_ db: any SQLDatabase, _ event: WebhookEvent, _ camera: Camera, at: Int64) async throws {
+        try await enqueueWebhookEvent(db, operatorId: camera.operatorId, event: event, payload: JSONText.string([
+            "camera_name": camera.name, "title": camera.title, "organization_id": camera.organizationId, "preset_id": camera.presetId as Any? ?? NSNull(),
+            "agent_id": camera.agentId as Any? ?? NSNull(), "agent_serial": camera.agentSerial as Any? ?? NSNull()] as [String: Any]), at: at)
     }
 
     // MARK: Failed redemptions

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import GatehouseTestSupport
 import Testing
 
@@ -181,6 +182,82 @@ struct AgentActivationSeedTests {
             #expect(answer.status == expected, "\(method) \(path) \(body ?? ""): \(answer.status) \(answer.text)")
             #expect(answer.errorCode != nil, "\(method) \(path): \(answer.text)")
         }
+        _ = try await server.stop()
+    }
+}
+
+/// Webhooks end to end: a live server delivers signed events to a receiver on loopback.
+@Suite("Agent-activation webhooks", .serialized)
+struct AgentActivationWebhookTests {
+    /// A receiver (python3's http.server) that answers 500 to its first request, then 200,
+    /// and appends every request it got as a JSON line to `log`.
+    static func startReceiver(port: Int, log: String) throws -> Process {
+        let script = """
+            import http.server, json, sys
+            seen = [0]
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
+                    seen[0] += 1
+                    status = 500 if seen[0] == 1 else 200
+                    with open(sys.argv[2], 'a') as f:
+                        f.write(json.dumps({'headers': {k.lower(): v for k, v in self.headers.items()}, 'body': body, 'status': status}) + '\\n')
+                    self.send_response(status); self.end_headers()
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, String(port), log]
+        try process.run()
+        return process
+    }
+
+    @Test func signedEventsReachTheOperator() async throws {
+        let (server, client) = try await AgentActivationSeedTests.start()
+        let setup = try await client.operatorSetup(adminToken: try #require(server.adminToken), email: "hooks@example.com")
+        let session = "x-vsaas-session: \(setup.session)"
+        let receiverPort = LiveServer.freePort()
+        let log = try TestDatabases.temporaryDirectory() + "/hooks.jsonl"
+        let receiver = try Self.startReceiver(port: receiverPort, log: log)
+        defer { receiver.terminate() }
+
+        let hook = try await client.call("POST", "/vsaas/api/v2/webhooks", headers: [session, "Content-Type: application/json"],
+                                         body: #"{"url":"http://127.0.0.1:\#(receiverPort)/hook","events":["camera.activated","camera.deactivated","token.issued"]}"#)
+        #expect(hook.status == 201, "\(hook.text)")
+        let secret = try #require(hook.json["secret"] as? String)
+        #expect(try await client.call("GET", "/vsaas/api/v2/webhooks", headers: [session]).array.first?["secret"] == nil, "the secret is shown once")
+        #expect(try await client.call("POST", "/vsaas/api/v2/webhooks", headers: [session, "Content-Type: application/json"],
+                                      body: #"{"url":"ftp://example.com/x"}"#).status == 422)
+
+        let issued = try await client.call("POST", "/vsaas/api/v2/agent-activation-tokens", headers: [session, "Content-Type: application/json"],
+                                           body: #"{"title":"Hooked","organization_id":\#(setup.organization),"preset_id":\#(setup.preset)}"#)
+        let token = try #require(issued.json["token"] as? String)
+        let activated = try await client.call("POST", "/vsaas/api/v2/agents/activate", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                                              body: "operatorid=\(setup.operatorId)&sign=\(token)&serial=HOOK-1")
+        let cameraName = try #require(activated.json["camera_name"] as? String, "\(activated.text)")
+        #expect(try await client.call("DELETE", "/vsaas/api/v2/cameras/\(cameraName)", headers: [session]).status == 204)
+
+        // Three events, each delivered (the first after a 500 and a retry), each signed with the secret.
+        var delivered: [(event: String, body: [String: Any])] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            var found: [(String, [String: Any])] = []
+            for line in lines {
+                guard let entry = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], entry["status"] as? Int == 200,
+                      let headers = entry["headers"] as? [String: String], let body = entry["body"] as? String else { continue }
+                #expect(WebhookSignature.verify(header: headers[WebhookSignature.signatureHeader.lowercased()] ?? "", body: body, secret: secret,
+                                                now: Int64(Date().timeIntervalSince1970)))
+                found.append((headers[WebhookSignature.eventHeader.lowercased()] ?? "", try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]))
+            }
+            delivered = found.map { (event: $0.0, body: $0.1) }
+            if delivered.count >= 3 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(Set(delivered.map(\.event)) == ["token.issued", "camera.activated", "camera.deactivated"], "\(delivered)")
+        let activatedEvent = delivered.first { $0.event == "camera.activated" }?.body["data"] as? [String: Any]
+        #expect(activatedEvent?["camera_name"] as? String == cameraName && activatedEvent?["agent_serial"] as? String == "HOOK-1")
         _ = try await server.stop()
     }
 }
