@@ -69,6 +69,7 @@ extension GatehouseApp {
         addFrontEndRoutes(to: router)
         addVSaaSRoutes(to: router)
         addAgentActivationRoutes(to: router)
+        addActivationQRRoutes(to: router)
         addOperatorRoutes(to: router)
         addWebhookRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))

@@ -21,7 +21,7 @@ struct GatehouseApp: Sendable {
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
     /// Opens when start-up is done (the admin listener waits for it).
-    let started = StartupGate()
+    let started: StartupGate
 
     /// The core services over `database`, configured by `configuration`; `vault` seals
     /// retrievable secrets (a throwaway one when `nil`, for route listings).
@@ -37,7 +37,10 @@ struct GatehouseApp: Sendable {
         let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
         self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
         self.vault = vault
-        self.webhooks = WebhookDeliveryService(store: store, vault: vault, clock: configuration.clock, logger: Logger(label: "gatehouse.webhooks"))
+        let started = StartupGate()
+        self.started = started
+        self.webhooks = WebhookDeliveryService(store: store, vault: vault, clock: configuration.clock, logger: Logger(label: "gatehouse.webhooks"),
+                                               ready: { started.isOpen })
         self.usage = UsageMeter()
         self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
                                           defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")

@@ -47,12 +47,17 @@ public final class WebhookDeliveryService: Service {
     let clock: any GatehouseClock
     let logger: Logger
     public let configuration: Configuration
+    /// Whether the node has finished starting (migrations, master-key check); nothing is
+    /// claimed before, since the tables may not exist yet.
+    let ready: @Sendable () -> Bool
     /// Wake-ups of the sending loop: the poll timer and ``nudge()``; at most one is pending.
     private let wake: AsyncStream<Void>
     private let waker: AsyncStream<Void>.Continuation
 
     /// A service over `store`, opening webhook secrets with `vault`. Run it once.
-    public init(store: SQLStore, vault: SecretVault, clock: any GatehouseClock, logger: Logger, configuration: Configuration = Configuration()) {
+    public init(store: SQLStore, vault: SecretVault, clock: any GatehouseClock, logger: Logger, configuration: Configuration = Configuration(),
+                ready: @escaping @Sendable () -> Bool = { true }) {
+        self.ready = ready
         self.store = store
         self.vault = vault
         self.clock = clock
@@ -94,6 +99,7 @@ public final class WebhookDeliveryService: Service {
 
     /// Claims one batch of due deliveries and attempts them all; answers how many it claimed.
     func deliverDue(_ client: HTTPClient) async -> Int {
+        guard ready() else { return 0 }
         let claimed: [ClaimedWebhookDelivery]
         do {
             claimed = try await store.claimDueWebhookDeliveries(now: clock.now(), limit: configuration.batchSize, lease: configuration.lease)

@@ -209,6 +209,9 @@ struct AgentActivationWebhookTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = ["-c", script, String(port), log]
+        // Not the test's own output: a child holding that pipe keeps `swift test` waiting.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         return process
     }
@@ -220,7 +223,8 @@ struct AgentActivationWebhookTests {
         let receiverPort = LiveServer.freePort()
         let log = try TestDatabases.temporaryDirectory() + "/hooks.jsonl"
         let receiver = try Self.startReceiver(port: receiverPort, log: log)
-        defer { receiver.terminate() }
+        // SIGKILL: the test process ignores SIGTERM (service lifecycle), and children inherit that.
+        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
 
         let hook = try await client.call("POST", "/vsaas/api/v2/webhooks", headers: [session, "Content-Type: application/json"],
                                          body: #"{"url":"http://127.0.0.1:\#(receiverPort)/hook","events":["camera.activated","camera.deactivated","token.issued"]}"#)
