@@ -21,15 +21,15 @@ report = {
     "machine": {"cores": os.cpu_count(), "kernel": platform.release(),
                 "cpu": next((l.split(":")[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")},
     "settings": {"duration": os.environ.get("DURATION", "10s"), "connections": int(os.environ.get("CONNECTIONS", "32")),
-                 "threads": int(os.environ.get("THREADS", "1")), "database": "sqlite", "build": "release"},
+                 "threads": int(os.environ.get("THREADS", "1")), "database": os.environ.get("BENCH_DATABASE", "SQLite"), "build": "release"},
     "results": rows, "ratios": ratios, "targets": targets,
 }
 json.dump(report, open(base + ".json", "w"), indent=2)
 with open(base + ".md", "w") as md:
     md.write(f"# {title}\n\n")
-    md.write(f"Machine: {report['machine']['cores']} cores, {report['machine']['cpu']}. Release build, SQLite, wrk "
+    md.write(f"Machine: {report['machine']['cores']} cores, {report['machine']['cpu']}. Release build, {report['settings']['database']}, wrk "
              f"-t{report['settings']['threads']} -c{report['settings']['connections']} -d{report['settings']['duration']}, loopback, "
-             "all scenarios in one run against one server.\n\n")
+             + os.environ.get("BENCH_NOTE", "all scenarios in one run against one server.") + "\n\n")
     md.write("| scenario | req/s | p50 ms | p99 ms | errors | peak RSS MB |\n|---|---|---|---|---|---|\n")
     for name, r in rows.items():
         md.write(f"| {name} | {r['requests_per_second']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['peak_rss_kb']/1024:.1f} |\n")

@@ -25,6 +25,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         database,
         MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger),
         UsageFlushService(meter: gatehouse.usage, store: store, clock: configuration.clock, interval: configuration.usageFlushInterval, logger: logger),
+        gatehouse.webhooks,
     ]
     if configuration.adminTLSPort != nil {
         services.append(AdminListener(gatehouse: gatehouse, logger: logger, boundPort: configuration.adminPort))
@@ -66,6 +67,11 @@ extension GatehouseApp {
         addChannelRoutes(to: router)
         addChannelGroupRoutes(to: router)
         addFrontEndRoutes(to: router)
+        addVSaaSRoutes(to: router)
+        addAgentActivationRoutes(to: router)
+        addActivationQRRoutes(to: router)
+        addOperatorRoutes(to: router)
+        addWebhookRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }

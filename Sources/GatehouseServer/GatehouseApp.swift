@@ -12,10 +12,16 @@ struct GatehouseApp: Sendable {
     let partnerAuth: PartnerAuth
     /// The tiered-access surface (seed 002).
     let tiered: TieredAccess
+    /// The agent-activation surface (seed 000).
+    let activation: AgentActivation
+    /// Seals retrievable secrets (license keys, channel tokens, webhook secrets).
+    let vault: SecretVault
+    /// Delivers the operators' webhook events (seed 000).
+    let webhooks: WebhookDeliveryService
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
     /// Opens when start-up is done (the admin listener waits for it).
-    let started = StartupGate()
+    let started: StartupGate
 
     /// The core services over `database`, configured by `configuration`; `vault` seals
     /// retrievable secrets (a throwaway one when `nil`, for route listings).
@@ -30,7 +36,14 @@ struct GatehouseApp: Sendable {
         // A throwaway vault is only for building a router that never serves (the route listing).
         let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
         self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
+        self.vault = vault
+        let started = StartupGate()
+        self.started = started
+        self.webhooks = WebhookDeliveryService(store: store, vault: vault, clock: configuration.clock, logger: Logger(label: "gatehouse.webhooks"),
+                                               ready: { started.isOpen })
         self.usage = UsageMeter()
+        self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
+                                          defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

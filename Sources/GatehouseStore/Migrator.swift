@@ -11,7 +11,8 @@ public struct Migrator: Sendable {
     public let database: any Database
     public let migrations: [Migration]
 
-    /// The advisory lock key Gatehouse uses for migrations and bootstrap.
+    /// The advisory lock key Gatehouse uses for migrations and bootstrap, hashed with the
+    /// schema name: nodes sharing a schema serialise, databases in other schemas do not wait.
     static let lockKey: Int64 = 0x6761_7465_686f_7573  // "gatehous"
 
     /// A migrator for `database`, applying `migrations` (all of them by default).
@@ -27,7 +28,7 @@ public struct Migrator: Sendable {
         let migrations = self.migrations
         return try await database.transaction { db in
             if engine == .postgres {
-                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Self.lockKey))").run()
+                try await db.raw("SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), \(bind: Self.lockKey)))").run()
             }
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"

@@ -40,7 +40,7 @@ extension SQLStore {
         let engine = database.engine
         return try await database.transaction { db in
             if engine == .postgres {
-                try await db.raw("SELECT pg_advisory_xact_lock(\(bind: Migrator.lockKey))").run()
+                try await db.raw("SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), \(bind: Migrator.lockKey)))").run()
             }
             if try await db.raw("SELECT id FROM certificate_authority WHERE id = 1").first() != nil { return nil }
             let material = try make()

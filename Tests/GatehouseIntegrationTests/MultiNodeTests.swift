@@ -124,6 +124,46 @@ struct MultiNodeTests {
         #expect(try await tiered(a, "POST", "/api/v3/channels/\(channelId)/access_tokens/", "LKey \(license)").status == 200)
         #expect(try await tiered(b, "GET", "/api/v4/channel/", "Acc \(oldToken)").status == 401)
 
+        // Agent activation across nodes: agents redeeming the same tokens through both nodes at
+        // once make each camera exactly once; deleting a camera on one node stops its agent on the other.
+        let (va, vb) = (VSaaSLiveClient(port: a.port), VSaaSLiveClient(port: b.port))
+        let setup = try await va.operatorSetup(adminToken: token, email: "watcher@example.com")
+        var issuedTokens: [String] = []
+        for index in 0..<6 {
+            let issued = try await vb.call("POST", "/vsaas/api/v2/agent-activation-tokens", headers: ["x-vsaas-session: \(setup.session)", "Content-Type: application/json"],
+                                           body: #"{"title":"cam \#(index)","organization_id":"\#(setup.organization)","preset_id":"\#(setup.preset)"}"#)
+            issuedTokens.append(try #require(issued.json["token"] as? String, "\(issued.text)"))
+        }
+        let redemptions = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
+            for activationToken in issuedTokens {
+                for attempt in 0..<4 {
+                    let client = attempt % 2 == 0 ? va : vb
+                    group.addTask {
+                        let answer = try await client.call("POST", "/vsaas/api/v2/agents/activate", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                                                           body: "operatorid=\(setup.operatorId)&sign=\(activationToken)&serial=SN-\(activationToken)-\(attempt)")
+                        return (activationToken, answer.status, answer.text)
+                    }
+                }
+            }
+            var answers: [(String, Int, String)] = []
+            for try await answer in group { answers.append(answer) }
+            return answers
+        }
+        for activationToken in issuedTokens {
+            let mine = redemptions.filter { $0.0 == activationToken }
+            #expect(mine.filter { $0.1 == 200 }.count == 1, "\(mine)")
+            #expect(mine.filter { $0.1 == 401 }.count == 3, "\(mine)")
+        }
+        let cameras = try await va.call("GET", "/vsaas/api/v2/cameras?limit=100", headers: ["x-vsaas-session: \(setup.session)"]).array
+        #expect(cameras.count == issuedTokens.count)
+        let winner = try #require(redemptions.first { $0.1 == 200 }.flatMap { try? JSONSerialization.jsonObject(with: Data($0.2.utf8)) as? [String: Any] })
+        let (agentId, agentKey) = (try #require(winner["agent_id"] as? NSNumber), try #require(winner["agent_key"] as? String))
+        let cameraName = try #require(winner["camera_name"] as? String)
+        let checkIn = "agent_id=\(agentId)&agent_key=\(agentKey)"
+        #expect(try await vb.call("POST", "/vsaas/api/v2/agents/status", headers: ["Content-Type: application/x-www-form-urlencoded"], body: checkIn).status == 200)
+        #expect(try await va.call("DELETE", "/vsaas/api/v2/cameras/\(cameraName)", headers: ["x-vsaas-session: \(setup.session)"]).status == 204)
+        #expect(try await vb.call("POST", "/vsaas/api/v2/agents/status", headers: ["Content-Type: application/x-www-form-urlencoded"], body: checkIn).status == 410)
+
         // A node with another master key refuses to serve this database.
         let strangerKey = try TestDatabases.temporaryDirectory() + "/master.key"
         try (SecretVault.generateKeyData().base64EncodedString() + "\n").write(toFile: strangerKey, atomically: true, encoding: .utf8)

@@ -48,12 +48,17 @@ struct BadInputTests {
         Row(method: .delete, path: "/v1/devices/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/on-behalf-tokens", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .delete, path: "/v1/on-behalf-tokens/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: #"{"name":"K"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: false),
+        Row(method: .delete, path: "/v1/tenants/{id}/vsaas-api-keys/1", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/tenants/{id}/activation-settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .patch, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
         let served = try gatehouseRoutes(TestApp().configuration).routes
             .filter { $0.path.hasPrefix("/v1/") }
-            .map { "\($0.method) \($0.path.replacingOccurrences(of: "{feature}", with: "generate_access_token"))" }
+            .map { "\($0.method) \($0.path.replacingOccurrences(of: "{feature}", with: "generate_access_token").replacingOccurrences(of: "{keyId}", with: "1"))" }
         #expect(Set(served) == Set(Self.rows.map(\.description)))
     }
 

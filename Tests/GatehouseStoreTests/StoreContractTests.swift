@@ -22,9 +22,18 @@ struct SQLiteStoreContractTests {
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
+    @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.sqlite) }
+    @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.sqlite) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.sqlite) }
+    @Test func webhookEnqueueIsPartOfTheTransaction() async throws { try await WebhookContract.enqueueIsPartOfTheTransaction(.sqlite) }
+    @Test func webhookEnqueueOnlyForSubscribers() async throws { try await WebhookContract.enqueueOnlyForSubscribers(.sqlite) }
+    @Test func webhookConcurrentClaimersNeverShare() async throws { try await WebhookContract.concurrentClaimersNeverShare(.sqlite) }
+    @Test func webhookFailedIsRetriedAfterBackoff() async throws { try await WebhookContract.failedIsRetriedAfterBackoff(.sqlite) }
+    @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.sqlite) }
+    @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.sqlite) }
+    @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -47,7 +56,16 @@ struct PostgresStoreContractTests {
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
+    @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.postgres) }
+    @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.postgres) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
     @Test func tieredUsageAndMasterKey() async throws { try await TieredContract.usageAndMasterKey(.postgres) }
+    @Test func webhookEnqueueIsPartOfTheTransaction() async throws { try await WebhookContract.enqueueIsPartOfTheTransaction(.postgres) }
+    @Test func webhookEnqueueOnlyForSubscribers() async throws { try await WebhookContract.enqueueOnlyForSubscribers(.postgres) }
+    @Test func webhookConcurrentClaimersNeverShare() async throws { try await WebhookContract.concurrentClaimersNeverShare(.postgres) }
+    @Test func webhookFailedIsRetriedAfterBackoff() async throws { try await WebhookContract.failedIsRetriedAfterBackoff(.postgres) }
+    @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.postgres) }
+    @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.postgres) }
+    @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.postgres) }
 }
