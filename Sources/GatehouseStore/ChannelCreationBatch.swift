@@ -61,7 +61,7 @@ enum ChannelCreationBatch {
             if !accepted.isEmpty {
                 let paths = try await tenantPaths(db, ids: Set(accepted.map { batch[$0].accountId }))
                 var ids: [Int: Int64] = [:]
-                for (index, id) in zip(accepted, try await reserveDeviceIds(db, engine, count: accepted.count)) { ids[index] = id }
+                for (index, id) in zip(accepted, try await reserveIds(db, engine, table: "devices", count: accepted.count)) { ids[index] = id }
                 for chunk in accepted.chunked(100) {
                     try await db.raw(deviceRows(chunk.map { (ids[$0]!, batch[$0]) })).run()
                 }
@@ -82,20 +82,22 @@ enum ChannelCreationBatch {
         }
     }
 
-    /// `count` new device ids, taken before inserting so that each creation knows its own id
-    /// with one multi-row `INSERT` (`RETURNING` does not promise an order). On SQLite the
-    /// batch holds the write lock, so the next ids are free; an explicit id also moves the
-    /// `AUTOINCREMENT` counter. On PostgreSQL they come from the identity sequence.
-    static func reserveDeviceIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, count: Int) async throws -> [Int64] {
+    /// `count` new ids of `table` (an identity / `AUTOINCREMENT` key named `id`), taken
+    /// before inserting so that each row knows its own id with one multi-row `INSERT`
+    /// (`RETURNING` does not promise an order). On SQLite the batch holds the write lock, so
+    /// the next ids are free; an explicit id also moves the `AUTOINCREMENT` counter. On
+    /// PostgreSQL they come from the identity sequence.
+    static func reserveIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, table: String, count: Int) async throws -> [Int64] {
         switch engine {
         case .sqlite:
             let last = try await db.raw("""
-                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'devices'), 0), COALESCE((SELECT MAX(id) FROM devices), 0)) AS last
+                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '\(unsafeRaw: table)'), 0),
+                           COALESCE((SELECT MAX(id) FROM \(unsafeRaw: table)), 0)) AS last
                 """).first()?.decode(column: "last", as: Int64.self) ?? 0
             return (1...Int64(count)).map { last + $0 }
         case .postgres:
             return try await db.raw("""
-                SELECT nextval(pg_get_serial_sequence('devices', 'id')) AS id FROM generate_series(1, \(bind: count))
+                SELECT nextval(pg_get_serial_sequence('\(unsafeRaw: table)', 'id')) AS id FROM generate_series(1, \(bind: count))
                 """).all().map { try $0.decode(column: "id", as: Int64.self) }
         }
     }

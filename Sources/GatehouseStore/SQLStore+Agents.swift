@@ -17,26 +17,13 @@ extension SQLStore {
     }
 
     public func insertActivationToken(_ record: ActivationTokenRecord, tokenHash: String, audit: AuditIntent) async throws -> ActivationTokenRecord {
-        try await database.transaction { db in
-            if try await db.raw("""
-                SELECT id FROM activation_tokens WHERE operator_id = \(bind: record.operatorId) AND token_hash = \(bind: tokenHash)
-                """).first() != nil {
-                throw GatehouseError(.conflict, "this token is already in use")
-            }
-            guard let row = try await db.raw("""
-                INSERT INTO activation_tokens (operator_id, token_hash, organization_id, preset_id, title, valid_till, created_by, created_at)
-                VALUES (\(bind: record.operatorId), \(bind: tokenHash), \(bind: record.organizationId), \(bind: record.presetId), \(bind: record.title),
-                        \(bind: record.validTill), NULL, \(bind: record.createdAt))
-                RETURNING \(unsafeRaw: Self.activationTokenColumns)
-                """).first() else { throw GatehouseError(.internal, "insert returned no id") }
-            let token = try Self.activationToken(from: row)
-            try await Self.audit(db, at: record.createdAt, intent: audit, action: "token.issue", targetType: "activation_token", targetId: String(token.id),
-                                 tenantId: record.organizationId)
-            try await Self.enqueueWebhookEvent(db, operatorId: record.operatorId, event: .tokenIssued, payload: JSONText.string([
-                "token_id": token.id, "organization_id": token.organizationId, "preset_id": token.presetId, "title": token.title,
-                "valid_till": token.validTill] as [String: Any]), at: record.createdAt)
-            return token
-        }
+        try await tokenIssues.submit(TokenIssue(record: record, tokenHash: tokenHash, audit: audit))
+    }
+
+    /// The `token.issued` webhook data of a token (never the token itself).
+    static func tokenEventPayload(_ token: ActivationTokenRecord) -> String {
+        JSONText.string(["token_id": token.id, "organization_id": token.organizationId, "preset_id": token.presetId, "title": token.title,
+                         "valid_till": token.validTill] as [String: Any])
     }
 
     public func activationToken(operatorId: Int64, tokenHash: String) async throws -> ActivationTokenRecord? {
@@ -49,37 +36,16 @@ extension SQLStore {
 
     // MARK: Redemption
 
-    public func redeemActivationToken(operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64) async throws -> Redemption {
-        try await database.transaction { db in
-            let now = agent.at
-            // Claiming the token is one conditional UPDATE: of racing redemptions exactly one
-            // matches (PostgreSQL re-checks `used_at` after the row lock; SQLite has one writer).
-            guard let row = try await db.raw("""
-                UPDATE activation_tokens SET used_at = \(bind: now)
-                WHERE operator_id = \(bind: operatorId) AND token_hash = \(bind: tokenHash) AND used_at IS NULL
-                  AND (valid_till = 0 OR valid_till > \(bind: now))
-                RETURNING \(unsafeRaw: Self.activationTokenColumns)
-                """).first() else {
-                return try await Self.repeatRedemption(db, operatorId: operatorId, tokenHash: tokenHash, agent: agent, retryWindow: retryWindow)
-            }
-            let token = try Self.activationToken(from: row)
-            let record = try await Self.insertAgent(db, operatorId: operatorId, agent: agent, status: .active, tokenId: token.id)
-            let camera = try await Self.insertCamera(db, operatorId: operatorId, organizationId: token.organizationId, presetId: token.presetId,
-                                                     title: token.title, agent: record, at: now)
-            try await db.raw("""
-                UPDATE activation_tokens SET agent_id = \(bind: record.id), camera_name = \(bind: camera.name) WHERE id = \(bind: token.id)
-                """).run()
-            try await Self.audit(db, at: now, intent: AuditIntent(actor: "agent:\(record.id)", detail: "serial \(agent.serial)"), action: "camera.activate",
-                                 targetType: "device", targetId: String(camera.deviceId), tenantId: token.organizationId)
-            try await Self.enqueueCameraEvent(db, .cameraActivated, camera, at: now)
-            var activated = record
-            activated.deviceId = camera.deviceId
-            return .activated(activated, camera)
-        }
+    public func redeemActivationToken(operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64,
+                                      guessing: GuessingCheck) async throws -> Redemption {
+        try await redemptions.submit(RedemptionRequest(operatorId: operatorId, tokenHash: tokenHash, agent: agent, retryWindow: retryWindow,
+                                                       guessing: guessing))
     }
 
     /// The same agent asking again for a token it already redeemed (it lost the answer): a
-    /// new key while it has not checked in and within `retryWindow` seconds; otherwise refused.
+    /// new key while it has not checked in and within `retryWindow` seconds. Another agent
+    /// whose request arrived no later than the redemption (the same second: they raced) is
+    /// told `conflict`. Otherwise refused, like an unknown token.
     static func repeatRedemption(_ db: any SQLDatabase, operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64) async throws -> Redemption {
         guard let token = try await db.raw("""
             SELECT \(unsafeRaw: activationTokenColumns) FROM activation_tokens WHERE operator_id = \(bind: operatorId) AND token_hash = \(bind: tokenHash)
@@ -89,7 +55,11 @@ extension SQLStore {
             WHERE id = \(bind: agentId) AND serial = \(bind: agent.serial) AND status = 'active' AND last_seen_at IS NULL
               AND created_at >= \(bind: agent.at - retryWindow)
             RETURNING \(unsafeRaw: agentColumns)
-            """).first() else { return .refused }
+            """).first() else {
+            guard (token.usedAt ?? 0) >= agent.at else { return .refused }
+            let winner = try await db.raw("SELECT serial FROM agents WHERE id = \(bind: agentId)").first()?.decode(column: "serial", as: String.self)
+            return winner == agent.serial ? .refused : .conflict
+        }
         let record = try agentRecord(from: row)
         let camera = try await fetchCameras(db, filter: SQLQueryString("c.agent_id = \(bind: record.id)"), limit: 1, offset: 0).first
         return .repeated(record, camera)
@@ -267,9 +237,14 @@ extension SQLStore {
 
     /// Queues a camera event for the operator's webhooks, in the transaction that made it.
     static func enqueueCameraEvent(_ db: any SQLDatabase, _ event: WebhookEvent, _ camera: Camera, at: Int64) async throws {
-        try await enqueueWebhookEvent(db, operatorId: camera.operatorId, event: event, payload: JSONText.string([
+        try await enqueueWebhookEvent(db, operatorId: camera.operatorId, event: event, payload: cameraEventPayload(camera), at: at)
+    }
+
+    /// The webhook data of a camera event.
+    static func cameraEventPayload(_ camera: Camera) -> String {
+        JSONText.string([
             "camera_name": camera.name, "title": camera.title, "organization_id": camera.organizationId, "preset_id": camera.presetId as Any? ?? NSNull(),
-            "agent_id": camera.agentId as Any? ?? NSNull(), "agent_serial": camera.agentSerial as Any? ?? NSNull()] as [String: Any]), at: at)
+            "agent_id": camera.agentId as Any? ?? NSNull(), "agent_serial": camera.agentSerial as Any? ?? NSNull()] as [String: Any])
     }
 
     // MARK: Failed redemptions

@@ -10,10 +10,42 @@ extension SQLStore: ActivationStore {
             guard let row = try await db.raw("""
                 SELECT token_alphabet, token_length, token_validity, watcher_url FROM operator_settings WHERE tenant_id = \(bind: operatorId)
                 """).first() else { return .default }
-            return OperatorSettings(tokenAlphabet: try row.decode(column: "token_alphabet", as: String.self),
-                                    tokenLength: Int(try row.decode(column: "token_length", as: Int64.self)),
-                                    tokenValidity: try row.decode(column: "token_validity", as: Int64.self),
-                                    watcherURL: try row.decode(column: "watcher_url", as: String?.self))
+            return try Self.operatorSettings(from: row)
+        }
+    }
+
+    /// Settings from a row with the four setting columns (all null: the defaults).
+    static func operatorSettings(from row: any SQLRow) throws -> OperatorSettings {
+        guard let alphabet = try row.decode(column: "token_alphabet", as: String?.self) else { return .default }
+        return OperatorSettings(tokenAlphabet: alphabet, tokenLength: Int(try row.decode(column: "token_length", as: Int64.self)),
+                                tokenValidity: try row.decode(column: "token_validity", as: Int64.self),
+                                watcherURL: try row.decode(column: "watcher_url", as: String?.self))
+    }
+
+    public func activationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("""
+                SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
+                       s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
+                FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id WHERE t.id = \(bind: id)
+                """).first() else { return nil }
+            return (try Self.tenant(from: row), try Self.operatorSettings(from: row))
+        }
+    }
+
+    public func issueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("""
+                SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
+                       s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
+                FROM (SELECT 1 AS one) o
+                LEFT JOIN tenants t ON t.id = \(bind: organizationId)
+                LEFT JOIN presets p ON p.id = \(bind: presetId)
+                LEFT JOIN operator_settings s ON s.tenant_id = \(bind: operatorId)
+                """).first() else { throw GatehouseError(.internal, "the issue-target query returned no row") }
+            let organization = try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.tenant(from: row)
+            return IssueTarget(organization: organization, presetOrganizationId: try row.decode(column: "preset_organization", as: Int64?.self),
+                               settings: try Self.operatorSettings(from: row))
         }
     }
 

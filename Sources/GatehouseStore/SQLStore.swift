@@ -13,6 +13,9 @@ public struct SQLStore: ManagementStore {
     let tokenBatcher: TokenInsertBatcher
     /// Group commit of new channels (tiered access).
     let channelCreations: GroupCommit<ChannelCreation, ChannelRecord>
+    /// Group commit of new activation tokens and of their redemptions (agent activation).
+    let tokenIssues: GroupCommit<TokenIssue, ActivationTokenRecord>
+    let redemptions: GroupCommit<RedemptionRequest, Redemption>
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
@@ -20,6 +23,8 @@ public struct SQLStore: ManagementStore {
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.tokenBatcher = TokenInsertBatcher(database: database)
         self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
+        self.tokenIssues = GroupCommit { batch in try await TokenIssueBatch.commit(database, batch) }
+        self.redemptions = GroupCommit { batch in try await RedemptionBatch.commit(database, batch) }
     }
 
     /// Runs a write that may change a cached credential answer, then drops the cache.

@@ -114,7 +114,10 @@ struct AgentActivationSeedTests {
         #expect((cameras.first?["agent_id"] as? NSNumber)?.int64Value == agentId && cameras.first?["agent_serial"] as? String == "f8f86484c5bf6f327e6de196205e7")
         #expect((cameras.first?["organization_id"] as? NSNumber)?.int64Value == setup.organization && (cameras.first?["preset_id"] as? NSNumber)?.int64Value == setup.preset)
 
-        // Re-adding with the same token by another agent is refused; unknown and used tokens look alike.
+        // Re-adding with the same token by another agent is refused; unknown and used tokens
+        // look alike (once the second of the redemption is over: within it, a racing agent is
+        // told `conflict`).
+        try await Task.sleep(for: .milliseconds(1100))
         let again = try await client.call("POST", "/vsaas/api/v2/agents/activate", headers: ["Content-Type: application/json"],
                                           body: #"{"operator_id":\#(setup.operatorId),"token":"\#(token)","serial":"other"}"#)
         let unknown = try await client.call("POST", "/vsaas/api/v2/agents/activate", headers: ["Content-Type: application/json"],

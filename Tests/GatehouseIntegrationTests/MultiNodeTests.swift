@@ -152,7 +152,8 @@ struct MultiNodeTests {
         for activationToken in issuedTokens {
             let mine = redemptions.filter { $0.0 == activationToken }
             #expect(mine.filter { $0.1 == 200 }.count == 1, "\(mine)")
-            #expect(mine.filter { $0.1 == 401 }.count == 3, "\(mine)")
+            // The others raced (409) or, arriving a second later, met a used token (401).
+            #expect(mine.filter { [401, 409].contains($0.1) }.count == 3, "\(mine)")
         }
         let cameras = try await va.call("GET", "/vsaas/api/v2/cameras?limit=100", headers: ["x-vsaas-session: \(setup.session)"]).array
         #expect(cameras.count == issuedTokens.count)

@@ -34,24 +34,32 @@ enum ActivationContract {
         do { _ = try await body(); return nil } catch let error as GatehouseError { return error.code.rawValue } catch { return "\(error)" }
     }
 
-    /// N agents racing for one token make one camera; the rest get `unauthenticated`; the
+    /// N agents racing for one token make one camera; the rest get `conflict`; the
     /// winner may ask again for fresh credentials, a stranger may not.
     static func parallelRedemptionsMakeOneCamera(_ engine: DatabaseEngine) async throws {
         try await TestDatabases.withMigrated(engine) { database in
-            let f = try await fixture(database)
+            // A clock that stands still while the agents race: they are all in flight together.
+            let clock = TestClock(Int64(Date().timeIntervalSince1970))
+            let f = try await fixture(database, clock: clock)
             let issued = try await f.activation.issueToken(f.caller, title: "Front door", organizationId: f.organization.tenant.id, presetId: f.preset.id)
             #expect(issued.token.count == 8 && issued.token.allSatisfy { $0.isUppercase && $0.isASCII })
-            let outcomes = await withTaskGroup(of: (String, AgentGrant?).self) { group in
+            let outcomes = await withTaskGroup(of: (String, AgentGrant?, String?).self) { group in
                 for n in 0..<16 {
                     group.addTask {
                         let serial = "SN-\(n)"
-                        return (serial, try? await f.activation.activate(request(f, token: issued.token, serial: serial, address: "10.0.1.\(n)")))
+                        do {
+                            return (serial, try await f.activation.activate(request(f, token: issued.token, serial: serial, address: "10.0.1.\(n)")), nil)
+                        } catch {
+                            return (serial, nil, (error as? GatehouseError)?.code.rawValue ?? "\(error)")
+                        }
                     }
                 }
-                return await group.reduce(into: [(String, AgentGrant?)]()) { $0.append($1) }
+                return await group.reduce(into: [(String, AgentGrant?, String?)]()) { $0.append($1) }
             }
             let winners = outcomes.filter { $0.1 != nil }
             #expect(winners.count == 1)
+            // The others lost a race, and are told so (not refused like a guess).
+            #expect(outcomes.compactMap(\.2) == Array(repeating: "conflict", count: 15), "\(outcomes.map(\.2))")
             let (serial, grant) = (winners[0].0, try #require(winners[0].1))
             let cameras = try await f.activation.cameras(f.caller, organizationId: nil, limit: nil, offset: nil)
             #expect(cameras.total == 1)
@@ -66,6 +74,9 @@ enum ActivationContract {
             #expect(again.agentId == grant.agentId && again.agentKey != grant.agentKey && again.cameraName == camera.name)
             #expect(await code { try await f.activation.agentStatus(agentId: grant.agentId, key: grant.agentKey, version: nil) } == "unauthenticated")
             #expect(try await f.activation.agentStatus(agentId: again.agentId, key: again.agentKey, version: "v2").status == .active)
+            // Once the race is over, another agent is refused like with any used token.
+            clock.advance(1)
+            #expect(await code { try await f.activation.activate(request(f, token: issued.token, serial: "SN-late")) } == "unauthenticated")
             // Once it has checked in, a repeat is refused like any used token.
             #expect(await code { try await f.activation.activate(request(f, token: issued.token, serial: serial)) } == "unauthenticated")
             #expect(try await f.activation.cameras(f.caller, organizationId: nil, limit: nil, offset: nil).total == 1)

@@ -28,7 +28,9 @@ public protocol ActivationStore: Sendable {
     func activationToken(operatorId: Int64, tokenHash: String) async throws -> ActivationTokenRecord?
     /// Redeems a token exactly once (see ``Redemption``); `limit_exceeded`, with nothing
     /// written, when the organization already holds its `camera_limit`.
-    func redeemActivationToken(operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64) async throws -> Redemption
+    /// `rate_limited`, with nothing written, when `guessing` is exceeded. Redemptions may be
+    /// written together with other callers' (group commit).
+    func redeemActivationToken(operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64, guessing: GuessingCheck) async throws -> Redemption
     /// An agent activating by operator id alone: a new unassigned agent, or the same one again
     /// (with `agent.keyHash` as its new key) while it has not checked in.
     func registerUnassignedAgent(operatorId: Int64, agent: NewAgent) async throws -> AgentRecord
@@ -46,10 +48,30 @@ public protocol ActivationStore: Sendable {
     /// Deletes a camera and deactivates its agent (its key stops working at once).
     func deleteCamera(operatorId: Int64, name: String, at: Int64, audit: AuditIntent) async throws
 
+    /// A session token (or any bearer token) with its user and the user's node.
+    func bearer(hash: String) async throws -> BearerContext?
+    /// An operator node with its activation settings, for the agent-facing calls.
+    func activationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)?
+    /// What a token is issued for, read at once: the organization node (nil when unknown),
+    /// the preset's organization (nil when no such preset) and the operator's settings.
+    func issueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget
+
     // MARK: Guessing
     /// Failed redemptions per scope since `minute` (unix minutes).
     func activationFailures(scopes: [String], sinceMinute minute: Int64) async throws -> [String: Int64]
     func recordActivationFailure(scopes: [String], minute: Int64) async throws
+}
+
+/// What a token would be issued for (see ``ActivationStore/issueTarget(operatorId:organizationId:presetId:)``).
+public struct IssueTarget: Sendable {
+    public var organization: Tenant?
+    public var presetOrganizationId: Int64?
+    public var settings: OperatorSettings
+    public init(organization: Tenant?, presetOrganizationId: Int64?, settings: OperatorSettings) {
+        self.organization = organization
+        self.presetOrganizationId = presetOrganizationId
+        self.settings = settings
+    }
 }
 
 /// A new agent's reported facts and its key hash.
@@ -74,6 +96,26 @@ public enum Redemption: Sendable {
     case activated(AgentRecord, Camera)
     /// The same agent (same serial) asked again before checking in: its key was replaced.
     case repeated(AgentRecord, Camera?)
+    /// Redeemed by another agent moments ago (within a few seconds): it lost a race.
+    case conflict
     /// Unknown, used by another agent, or expired (the caller cannot tell which).
     case refused
+}
+
+/// The guessing limits a redemption is checked against: failed redemptions counted per
+/// scope (source address, operator) since a minute, each with its limit.
+public struct GuessingCheck: Sendable {
+    public var scopes: [String]
+    public var limits: [Int64]
+    public var sinceMinute: Int64
+    public init(scopes: [String], limits: [Int64], sinceMinute: Int64) {
+        self.scopes = scopes
+        self.limits = limits
+        self.sinceMinute = sinceMinute
+    }
+
+    /// Whether any scope has reached its limit, given failure counts per scope.
+    public func isExceeded(_ failures: [String: Int64]) -> Bool {
+        zip(scopes, limits).contains { failures[$0.0, default: 0] >= $0.1 }
+    }
 }

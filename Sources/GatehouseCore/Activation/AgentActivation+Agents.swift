@@ -8,17 +8,21 @@ extension AgentActivation {
     /// preset (session callers only; checked at the edge). Returns the token and its record.
     public func issueToken(_ caller: OperatorCaller, title: String, organizationId: Int64, presetId: Int64) async throws -> (token: String, record: ActivationTokenRecord) {
         let title = try Validation.name(title, field: "title")
-        let organization = try await organization(caller, id: organizationId, field: "organization_id")
-        let preset = try await preset(caller, id: presetId, field: "preset_id")
-        guard preset.organizationId == organization.tenant.id else {
+        // One read for the organization, the preset's organization and the settings; the
+        // slower look-ups run only to name what is wrong.
+        let target = try await store.issueTarget(operatorId: caller.operatorId, organizationId: organizationId, presetId: presetId)
+        guard let organization = target.organization, organization.kind == .account, organization.path.hasPrefix(caller.operatorTenant.path),
+              target.presetOrganizationId == organization.id else {
+            _ = try await self.organization(caller, id: organizationId, field: "organization_id")
+            _ = try await preset(caller, id: presetId, field: "preset_id")
             throw GatehouseError(.notFound, "preset \(presetId) does not belong to organization \(organizationId)", field: "preset_id")
         }
-        let settings = try await store.operatorSettings(operatorId: caller.operatorId)
+        let settings = target.settings
         let now = clock.now()
         let alphabet = Array(settings.tokenAlphabet)
         for _ in 0..<5 {
             let token = Secrets.randomString(length: settings.tokenLength, alphabet: alphabet)
-            let record = ActivationTokenRecord(id: 0, operatorId: caller.operatorId, organizationId: organization.tenant.id, presetId: preset.id, title: title,
+            let record = ActivationTokenRecord(id: 0, operatorId: caller.operatorId, organizationId: organization.id, presetId: presetId, title: title,
                                                validTill: settings.tokenValidity == 0 ? 0 : now + settings.tokenValidity, createdAt: now,
                                                usedAt: nil, agentId: nil, cameraName: nil)
             do {
@@ -50,8 +54,7 @@ extension AgentActivation {
         let version = try ActivationValidation.agentField(request.version, field: "version")
         let mac = try ActivationValidation.agentField(request.mac, field: "mac")
         let refused = GatehouseError(.unauthenticated, "the operator id or token is not valid")
-        guard let node = try await management.store.tenant(id: request.operatorId), node.kind.isDealer, node.enabled else { throw refused }
-        let settings = try await store.operatorSettings(operatorId: node.id)
+        guard let (node, settings) = try await store.activationOperator(id: request.operatorId), node.kind.isDealer, node.enabled else { throw refused }
         let watcherURL = settings.watcherURL ?? defaultWatcherURL
         let key = Secrets.token(prefix: "gak_", byteCount: 32)
         let now = clock.now()
@@ -63,20 +66,22 @@ extension AgentActivation {
         }
         let scopes = ["address:\(request.sourceAddress)", "operator:\(node.id)"]
         let minute = now / 60
-        let failures = try await store.activationFailures(scopes: scopes, sinceMinute: minute - limits.windowMinutes + 1)
-        if failures[scopes[0], default: 0] >= limits.perAddress || failures[scopes[1], default: 0] >= limits.perOperator {
-            throw GatehouseError(.rateLimited, "too many failed activations; try again later")
-        }
+        let guessing = GuessingCheck(scopes: scopes, limits: [limits.perAddress, limits.perOperator], sinceMinute: minute - limits.windowMinutes + 1)
         guard token.utf8.count <= 64 else {
+            if guessing.isExceeded(try await store.activationFailures(scopes: scopes, sinceMinute: guessing.sinceMinute)) {
+                throw GatehouseError(.rateLimited, "too many failed activations; try again later")
+            }
             try await store.recordActivationFailure(scopes: scopes, minute: minute)
             throw refused
         }
         switch try await store.redeemActivationToken(operatorId: node.id, tokenHash: Self.tokenHash(operatorId: node.id, token: token), agent: agent,
-                                                     retryWindow: limits.retryWindow) {
+                                                     retryWindow: limits.retryWindow, guessing: guessing) {
         case .activated(let record, let camera):
             return AgentGrant(agentId: record.id, agentKey: key, watcherURL: watcherURL, status: .active, cameraName: camera.name)
         case .repeated(let record, let camera):
             return AgentGrant(agentId: record.id, agentKey: key, watcherURL: watcherURL, status: record.status, cameraName: camera?.name)
+        case .conflict:
+            throw GatehouseError(.conflict, "another agent redeemed this token a moment ago")
         case .refused:
             try await store.recordActivationFailure(scopes: scopes, minute: minute)
             throw refused

@@ -37,11 +37,14 @@ public struct AgentActivation: Sendable {
 
     /// The operator behind a session key (`x-vsaas-session`): a user of a dealer node.
     public func caller(session: String) async throws -> OperatorCaller {
-        let caller: Caller
-        do { caller = try await management.caller(bearer: session) } catch { throw GatehouseError(.unauthenticated, "the session is not valid") }
-        guard case .user(let user, let tenant) = caller else { throw GatehouseError(.unauthenticated, "the session is not valid") }
+        let invalid = GatehouseError(.unauthenticated, "the session is not valid")
+        // One look-up (cached on the embedded engine) of the token, its user and the user's node.
+        guard !session.isEmpty, session.utf8.count <= 512, let context = try await store.bearer(hash: Secrets.hash(session)),
+              context.token.kind == .userSession, context.token.isUsable(at: clock.now()),
+              let user = context.user, user.enabled, let tenant = context.tenant, tenant.enabled
+        else { throw invalid }
         guard tenant.kind.isDealer else { throw GatehouseError(.forbidden, "only operator users may use this API") }
-        return OperatorCaller(operatorTenant: tenant, credential: .session(userId: user.id), caller: caller)
+        return OperatorCaller(operatorTenant: tenant, credential: .session(userId: user.id), caller: .user(user, tenant))
     }
 
     /// The operator behind an API key (`x-vsaas-api-key`).
