@@ -11,84 +11,92 @@ struct RedemptionRequest: Sendable {
     var guessing: GuessingCheck
 }
 
-/// Writes a batch of token redemptions in one transaction, with the same handful of
-/// statements whatever its size.
+/// Writes a batch of token redemptions inside the caller's transaction, with the same
+/// handful of statements whatever its size.
 ///
-/// In order: the guessing counters of every scope in the batch (one read); the tokens (one
-/// read); the camera limits of their organizations (locked on PostgreSQL, so a limit holds
-/// across nodes); new device and agent ids; one conditional `UPDATE` that claims every free
-/// token (`used_at IS NULL`: of racing redemptions on any node exactly one matches) and
-/// names its camera; then multi-row inserts of devices, agents, cameras, audit entries and
-/// webhook deliveries for the winners. Requests whose token is not free — used, expired,
-/// unknown, or claimed by an earlier request of the same batch — take the single-request
-/// path afterwards: a repeat by the same agent, a conflict, or a refusal.
+/// In order: the guessing counters of every scope in the batch (one read); the tokens with
+/// their organization's path and camera limit (one read; on PostgreSQL the profiles of
+/// limited organizations are then locked, so a limit holds across nodes); new device and
+/// agent ids (one statement); one conditional `UPDATE` that claims every free token
+/// (`used_at IS NULL`: of racing redemptions on any node exactly one matches) and names its
+/// camera; then multi-row inserts of devices, agents and cameras for the winners, whose
+/// audit entries and `camera.activated` events are gathered. Requests whose token is not
+/// free — used, expired, unknown, or claimed by an earlier request of the same batch — take
+/// the single-request path afterwards: a repeat by the same agent, a conflict, or a refusal.
 enum RedemptionBatch {
-    static func commit(_ database: any Database, _ batch: [RedemptionRequest]) async throws -> [Result<Redemption, any Error>] {
-        let engine = database.engine
-        return try await database.transaction { db in
-            var results = [Result<Redemption, any Error>?](repeating: nil, count: batch.count)
-            let failures = try await failureCounts(db, batch)
-            var live: [Int] = []
-            for index in batch.indices {
-                if batch[index].guessing.isExceeded(failures) {
-                    results[index] = .failure(GatehouseError(.rateLimited, "too many failed activations; try again later"))
-                } else {
-                    live.append(index)
-                }
+    static func write(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ batch: [RedemptionRequest], audits: inout [AuditRow],
+                      events: inout [QueuedEvent]) async throws -> [Result<Redemption, any Error>] {
+        guard !batch.isEmpty else { return [] }
+        var results = [Result<Redemption, any Error>?](repeating: nil, count: batch.count)
+        let failures = try await failureCounts(db, batch)
+        var live: [Int] = []
+        for index in batch.indices {
+            if batch[index].guessing.isExceeded(failures) {
+                results[index] = .failure(GatehouseError(.rateLimited, "too many failed activations; try again later"))
+            } else {
+                live.append(index)
             }
-            let tokens = try await tokens(db, live.map { batch[$0] })
-            var candidates: [(index: Int, token: ActivationTokenRecord)] = []
-            var others: [Int] = []
-            var taken = Set<Int64>()
-            for index in live {
-                let request = batch[index]
-                if let token = tokens[Key(request.operatorId, request.tokenHash)], token.usedAt == nil,
-                   token.validTill == 0 || token.validTill > request.agent.at, !taken.contains(token.id) {
-                    taken.insert(token.id)
-                    candidates.append((index, token))
-                } else {
-                    others.append(index)
-                }
-            }
-            candidates = try await withinCameraLimits(db, engine, candidates) { index, error in results[index] = .failure(error) }
-            if !candidates.isEmpty {
-                let deviceIds = try await ChannelCreationBatch.reserveIds(db, engine, table: "devices", count: candidates.count)
-                let agentIds = try await ChannelCreationBatch.reserveIds(db, engine, table: "agents", count: candidates.count)
-                var made: [(index: Int, agent: AgentRecord, camera: Camera, path: String?)] = []
-                var planned: [Int64: (Int, AgentRecord, Camera)] = [:]
-                for (n, candidate) in candidates.enumerated() {
-                    let request = batch[candidate.index], token = candidate.token, at = request.agent.at
-                    let agent = AgentRecord(id: agentIds[n], operatorId: request.operatorId, serial: request.agent.serial, version: request.agent.version,
-                                            mac: request.agent.mac, status: .active, tokenId: token.id, deviceId: deviceIds[n], createdAt: at, lastSeenAt: nil)
-                    let camera = Camera(deviceId: deviceIds[n], operatorId: request.operatorId,
-                                        name: SQLStore.cameraName(title: token.title, deviceId: deviceIds[n]), title: token.title,
-                                        organizationId: token.organizationId, presetId: token.presetId, agentId: agent.id, agentSerial: agent.serial,
-                                        agentVersion: agent.version, lastSeenAt: nil, createdAt: at)
-                    planned[token.id] = (candidate.index, agent, camera)
-                }
-                let won = try await claim(db, planned.map { (tokenId: $0.key, at: batch[$0.value.0].agent.at, agentId: $0.value.1.id, name: $0.value.2.name) })
-                for candidate in candidates {
-                    guard let (index, agent, camera) = planned[candidate.token.id] else { continue }
-                    if won.contains(candidate.token.id) {
-                        made.append((index, agent, camera, nil))
-                    } else {
-                        others.append(index)  // another node claimed it first
-                    }
-                }
-                if !made.isEmpty {
-                    let paths = try await ChannelCreationBatch.tenantPaths(db, ids: Set(made.map(\.camera.organizationId)))
-                    made = made.map { ($0.index, $0.agent, $0.camera, paths[$0.camera.organizationId]) }
-                    try await insert(db, made.map { (batch[$0.index], $0.agent, $0.camera, $0.path) })
-                    for entry in made { results[entry.index] = .success(.activated(entry.agent, entry.camera)) }
-                }
-            }
-            for index in others.sorted() {
-                let request = batch[index]
-                results[index] = .success(try await SQLStore.repeatRedemption(db, operatorId: request.operatorId, tokenHash: request.tokenHash,
-                                                                             agent: request.agent, retryWindow: request.retryWindow))
-            }
-            return results.map { $0! }
         }
+        let tokens = try await tokens(db, live.map { batch[$0] })
+        var candidates: [(index: Int, token: FoundToken)] = []
+        var others: [Int] = []
+        var taken = Set<Int64>()
+        for index in live {
+            let request = batch[index]
+            if let found = tokens[Key(request.operatorId, request.tokenHash)], found.record.usedAt == nil,
+               found.record.validTill == 0 || found.record.validTill > request.agent.at, !taken.contains(found.record.id) {
+                taken.insert(found.record.id)
+                candidates.append((index, found))
+            } else {
+                others.append(index)
+            }
+        }
+        var refused: [(Int, GatehouseError)] = []
+        candidates = try await withinCameraLimits(db, engine, candidates) { refused.append(($0, $1)) }
+        for (index, error) in refused { results[index] = .failure(error) }
+        if !candidates.isEmpty {
+            let ids = try await reserveIds(db, engine, count: candidates.count)
+            var planned: [Int64: (index: Int, agent: AgentRecord, camera: Camera, path: String)] = [:]
+            for (n, candidate) in candidates.enumerated() {
+                let request = batch[candidate.index], token = candidate.token.record, at = request.agent.at
+                let (deviceId, agentId) = (ids.devices[n], ids.agents[n])
+                let agent = AgentRecord(id: agentId, operatorId: request.operatorId, serial: request.agent.serial, version: request.agent.version,
+                                        mac: request.agent.mac, status: .active, tokenId: token.id, deviceId: deviceId, createdAt: at, lastSeenAt: nil)
+                let camera = Camera(deviceId: deviceId, operatorId: request.operatorId, name: SQLStore.cameraName(title: token.title, deviceId: deviceId),
+                                    title: token.title, organizationId: token.organizationId, presetId: token.presetId, agentId: agentId,
+                                    agentSerial: agent.serial, agentVersion: agent.version, lastSeenAt: nil, createdAt: at)
+                planned[token.id] = (candidate.index, agent, camera, candidate.token.organizationPath)
+            }
+            let won = try await claim(db, planned.map { (tokenId: $0.key, at: $0.value.camera.createdAt, agentId: $0.value.agent.id, name: $0.value.camera.name) })
+            var made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera)] = []
+            for candidate in candidates {
+                guard let plan = planned[candidate.token.record.id] else { continue }
+                guard won.contains(candidate.token.record.id) else {
+                    others.append(plan.index)  // another node claimed it first
+                    continue
+                }
+                made.append((batch[plan.index], plan.agent, plan.camera))
+                results[plan.index] = .success(.activated(plan.agent, plan.camera))
+                audits.append(AuditRow(at: plan.camera.createdAt, actor: "agent:\(plan.agent.id)", action: "camera.activate", targetType: "device",
+                                       targetId: String(plan.camera.deviceId), tenantId: plan.camera.organizationId, tenantPath: plan.path,
+                                       detail: "serial \(plan.agent.serial)"))
+                events.append((plan.camera.operatorId, .cameraActivated, SQLStore.cameraEventPayload(plan.camera), plan.camera.createdAt))
+            }
+            try await insert(db, made)
+        }
+        for index in others.sorted() {
+            let request = batch[index]
+            results[index] = .success(try await SQLStore.repeatRedemption(db, operatorId: request.operatorId, tokenHash: request.tokenHash,
+                                                                         agent: request.agent, retryWindow: request.retryWindow))
+        }
+        return results.map { $0! }
+    }
+
+    /// A token as the batch reads it: with its organization's path and camera limit.
+    struct FoundToken: Sendable {
+        var record: ActivationTokenRecord
+        var organizationPath: String
+        var cameraLimit: Int64?
     }
 
     struct Key: Hashable {
@@ -117,15 +125,18 @@ enum RedemptionBatch {
         return counts
     }
 
-    static func tokens(_ db: any SQLDatabase, _ requests: [RedemptionRequest]) async throws -> [Key: ActivationTokenRecord] {
+    static let tokenColumns = SQLStore.activationTokenColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")
+
+    static func tokens(_ db: any SQLDatabase, _ requests: [RedemptionRequest]) async throws -> [Key: FoundToken] {
         guard !requests.isEmpty else { return [:] }
-        var found: [Key: ActivationTokenRecord] = [:]
+        var found: [Key: FoundToken] = [:]
         for chunk in requests.chunked(200) {
             // Both key columns, so that the (operator_id, token_hash) index answers.
             let operators = Set(chunk.map(\.operatorId)).sorted().map(String.init).joined(separator: ",")
             var query = SQLQueryString("""
-                SELECT \(unsafeRaw: SQLStore.activationTokenColumns), token_hash FROM activation_tokens
-                WHERE operator_id IN (\(unsafeRaw: operators)) AND token_hash IN (
+                SELECT \(unsafeRaw: tokenColumns), t.token_hash, n.path AS organization_path, p.camera_limit
+                FROM activation_tokens t JOIN tenants n ON n.id = t.organization_id LEFT JOIN organization_profiles p ON p.tenant_id = t.organization_id
+                WHERE t.operator_id IN (\(unsafeRaw: operators)) AND t.token_hash IN (
                 """)
             for (index, request) in chunk.enumerated() {
                 if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
@@ -134,36 +145,46 @@ enum RedemptionBatch {
             query.appendInterpolation(unsafeRaw: ")")
             for row in try await db.raw(query).all() {
                 let token = try SQLStore.activationToken(from: row)
-                found[Key(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = token
+                found[Key(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = FoundToken(
+                    record: token, organizationPath: try row.decode(column: "organization_path", as: String.self),
+                    cameraLimit: try row.decode(column: "camera_limit", as: Int64?.self))
             }
         }
         return found
     }
 
     /// The candidates whose organization can take one more camera, in order; the others are
-    /// answered `limit_exceeded` through `refuse`. On PostgreSQL the profiles are locked first.
-    static func withinCameraLimits(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ candidates: [(index: Int, token: ActivationTokenRecord)],
-                                   refuse: (Int, GatehouseError) -> Void) async throws -> [(index: Int, token: ActivationTokenRecord)] {
-        let organizations = Set(candidates.map(\.token.organizationId)).sorted()
-        guard !organizations.isEmpty else { return [] }
-        let list = organizations.map(String.init).joined(separator: ",")
+    /// answered `limit_exceeded` through `refuse`. Organizations without a limit cost nothing;
+    /// on PostgreSQL the profiles of limited ones are locked (and their limits read again)
+    /// before their cameras are counted.
+    static func withinCameraLimits(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ candidates: [(index: Int, token: FoundToken)],
+                                   refuse: (Int, GatehouseError) -> Void) async throws -> [(index: Int, token: FoundToken)] {
+        var limited = Set(candidates.filter { $0.token.cameraLimit != nil }.map(\.token.record.organizationId)).sorted()
+        guard !limited.isEmpty else { return candidates }
         var limits: [Int64: Int64] = [:]
-        for row in try await db.raw("""
-            SELECT tenant_id, camera_limit FROM organization_profiles WHERE tenant_id IN (\(unsafeRaw: list)) ORDER BY tenant_id\(unsafeRaw: engine == .postgres ? " FOR UPDATE" : "")
-            """).all() {
-            if let limit = try row.decode(column: "camera_limit", as: Int64?.self) { limits[try row.decode(column: "tenant_id", as: Int64.self)] = limit }
+        for candidate in candidates { if let limit = candidate.token.cameraLimit { limits[candidate.token.record.organizationId] = limit } }
+        if engine == .postgres {
+            limits = [:]
+            for row in try await db.raw("""
+                SELECT tenant_id, camera_limit FROM organization_profiles WHERE tenant_id IN (\(unsafeRaw: limited.map(String.init).joined(separator: ",")))
+                ORDER BY tenant_id FOR UPDATE
+                """).all() {
+                if let limit = try row.decode(column: "camera_limit", as: Int64?.self) { limits[try row.decode(column: "tenant_id", as: Int64.self)] = limit }
+            }
+            limited = limits.keys.sorted()
         }
-        guard !limits.isEmpty else { return candidates }
         var held: [Int64: Int64] = [:]
-        for row in try await db.raw("""
-            SELECT organization_id, COUNT(*) AS n FROM cameras WHERE organization_id IN (\(unsafeRaw: limits.keys.sorted().map(String.init).joined(separator: ",")))
-            GROUP BY organization_id
-            """).all() {
-            held[try row.decode(column: "organization_id", as: Int64.self)] = try row.decode(column: "n", as: Int64.self)
+        if !limited.isEmpty {
+            for row in try await db.raw("""
+                SELECT organization_id, COUNT(*) AS n FROM cameras WHERE organization_id IN (\(unsafeRaw: limited.map(String.init).joined(separator: ",")))
+                GROUP BY organization_id
+                """).all() {
+                held[try row.decode(column: "organization_id", as: Int64.self)] = try row.decode(column: "n", as: Int64.self)
+            }
         }
-        var accepted: [(index: Int, token: ActivationTokenRecord)] = []
+        var accepted: [(index: Int, token: FoundToken)] = []
         for candidate in candidates {
-            let organization = candidate.token.organizationId
+            let organization = candidate.token.record.organizationId
             if let limit = limits[organization] {
                 guard held[organization, default: 0] < limit else {
                     refuse(candidate.index, GatehouseError(.limitExceeded, "the organization may hold at most \(limit) cameras"))
@@ -174,6 +195,26 @@ enum RedemptionBatch {
             accepted.append(candidate)
         }
         return accepted
+    }
+
+    /// `count` new device ids and `count` new agent ids in one statement (see
+    /// ``ChannelCreationBatch/reserveIds(_:_:table:count:)``).
+    static func reserveIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, count: Int) async throws -> (devices: [Int64], agents: [Int64]) {
+        switch engine {
+        case .sqlite:
+            guard let row = try await db.raw("""
+                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'devices'), 0), COALESCE((SELECT MAX(id) FROM devices), 0)) AS devices,
+                       MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'agents'), 0), COALESCE((SELECT MAX(id) FROM agents), 0)) AS agents
+                """).first() else { throw GatehouseError(.internal, "no id row") }
+            let (devices, agents) = (try row.decode(column: "devices", as: Int64.self), try row.decode(column: "agents", as: Int64.self))
+            return ((1...Int64(count)).map { devices + $0 }, (1...Int64(count)).map { agents + $0 })
+        case .postgres:
+            let rows = try await db.raw("""
+                SELECT nextval(pg_get_serial_sequence('devices', 'id')) AS devices, nextval(pg_get_serial_sequence('agents', 'id')) AS agents
+                FROM generate_series(1, \(bind: count))
+                """).all()
+            return (try rows.map { try $0.decode(column: "devices", as: Int64.self) }, try rows.map { try $0.decode(column: "agents", as: Int64.self) })
+        }
     }
 
     /// Claims the free tokens among `claims` and names their cameras; answers the ids claimed.
@@ -193,8 +234,8 @@ enum RedemptionBatch {
         return won
     }
 
-    /// Devices, agents, cameras, audit entries and `camera.activated` deliveries of the winners.
-    static func insert(_ db: any SQLDatabase, _ made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera, path: String?)]) async throws {
+    /// Devices, agents and cameras of the winners.
+    static func insert(_ db: any SQLDatabase, _ made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera)]) async throws {
         for chunk in made.chunked(100) {
             try await db.raw(rows("INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at) VALUES ", chunk) {
                 [$0.camera.deviceId, $0.camera.organizationId, "camera", $0.camera.title, $0.agent.serial, $0.camera.createdAt, $0.camera.createdAt]
@@ -206,13 +247,7 @@ enum RedemptionBatch {
             try await db.raw(rows("INSERT INTO cameras (device_id, operator_id, name, organization_id, preset_id, agent_id) VALUES ", chunk) {
                 [$0.camera.deviceId, $0.camera.operatorId, $0.camera.name, $0.camera.organizationId, $0.camera.presetId, $0.agent.id]
             }).run()
-            try await db.raw(rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ", chunk) {
-                [$0.camera.createdAt, "agent:\($0.agent.id)", "camera.activate", "device", String($0.camera.deviceId), $0.camera.organizationId, $0.path,
-                 "serial \($0.agent.serial)"]
-            }).run()
         }
-        try await SQLStore.enqueueWebhookEvents(db, made.map { (operatorId: $0.camera.operatorId, event: WebhookEvent.cameraActivated,
-                                                                payload: SQLStore.cameraEventPayload($0.camera), at: $0.camera.createdAt) })
     }
 
     /// A multi-row `INSERT` of `items`, each bound as the values `values` gives.

@@ -16,8 +16,12 @@ extension SQLStore {
             agentId: try row.decode(column: "agent_id", as: Int64?.self), cameraName: try row.decode(column: "camera_name", as: String?.self))
     }
 
-    public func insertActivationToken(_ record: ActivationTokenRecord, tokenHash: String, audit: AuditIntent) async throws -> ActivationTokenRecord {
-        try await tokenIssues.submit(TokenIssue(record: record, tokenHash: tokenHash, audit: audit))
+    public func insertActivationToken(_ record: ActivationTokenRecord, tokenHash: String, organizationPath: String?,
+                                      audit: AuditIntent) async throws -> ActivationTokenRecord {
+        guard case .issued(let token) = try await activationWrites.submit(.issue(TokenIssue(
+            record: record, tokenHash: tokenHash, audit: audit, organizationPath: organizationPath)))
+        else { throw GatehouseError(.internal, "a token issue was answered as a redemption") }
+        return token
     }
 
     /// The `token.issued` webhook data of a token (never the token itself).
@@ -38,8 +42,10 @@ extension SQLStore {
 
     public func redeemActivationToken(operatorId: Int64, tokenHash: String, agent: NewAgent, retryWindow: Int64,
                                       guessing: GuessingCheck) async throws -> Redemption {
-        try await redemptions.submit(RedemptionRequest(operatorId: operatorId, tokenHash: tokenHash, agent: agent, retryWindow: retryWindow,
-                                                       guessing: guessing))
+        guard case .redeemed(let redemption) = try await activationWrites.submit(.redeem(RedemptionRequest(
+            operatorId: operatorId, tokenHash: tokenHash, agent: agent, retryWindow: retryWindow, guessing: guessing)))
+        else { throw GatehouseError(.internal, "a redemption was answered as a token issue") }
+        return redemption
     }
 
     /// The same agent asking again for a token it already redeemed (it lost the answer): a

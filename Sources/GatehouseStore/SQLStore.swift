@@ -13,9 +13,8 @@ public struct SQLStore: ManagementStore {
     let tokenBatcher: TokenInsertBatcher
     /// Group commit of new channels (tiered access).
     let channelCreations: GroupCommit<ChannelCreation, ChannelRecord>
-    /// Group commit of new activation tokens and of their redemptions (agent activation).
-    let tokenIssues: GroupCommit<TokenIssue, ActivationTokenRecord>
-    let redemptions: GroupCommit<RedemptionRequest, Redemption>
+    /// Group commit of new activation tokens and their redemptions, together (agent activation).
+    let activationWrites: GroupCommit<ActivationWrite, ActivationWritten>
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
@@ -23,8 +22,7 @@ public struct SQLStore: ManagementStore {
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.tokenBatcher = TokenInsertBatcher(database: database)
         self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
-        self.tokenIssues = GroupCommit { batch in try await TokenIssueBatch.commit(database, batch) }
-        self.redemptions = GroupCommit { batch in try await RedemptionBatch.commit(database, batch) }
+        self.activationWrites = GroupCommit { batch in try await ActivationWriteBatch.commit(database, batch) }
     }
 
     /// Runs a write that may change a cached credential answer, then drops the cache.

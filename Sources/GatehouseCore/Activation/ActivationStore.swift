@@ -24,7 +24,10 @@ public protocol ActivationStore: Sendable {
 
     // MARK: Tokens and agents
     /// Stores a new token; `conflict` when the operator already has one with this hash.
-    func insertActivationToken(_ record: ActivationTokenRecord, tokenHash: String, audit: AuditIntent) async throws -> ActivationTokenRecord
+    /// `organizationPath` (the organization's path in the tree) goes into the audit entry.
+    /// Tokens may be written together with other callers' writes (group commit).
+    func insertActivationToken(_ record: ActivationTokenRecord, tokenHash: String, organizationPath: String?, audit: AuditIntent) async throws
+        -> ActivationTokenRecord
     func activationToken(operatorId: Int64, tokenHash: String) async throws -> ActivationTokenRecord?
     /// Redeems a token exactly once (see ``Redemption``); `limit_exceeded`, with nothing
     /// written, when the organization already holds its `camera_limit`.

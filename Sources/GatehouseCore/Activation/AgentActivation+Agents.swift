@@ -27,7 +27,7 @@ extension AgentActivation {
                                                usedAt: nil, agentId: nil, cameraName: nil)
             do {
                 let stored = try await store.insertActivationToken(record, tokenHash: Self.tokenHash(operatorId: caller.operatorId, token: token),
-                                                                   audit: AuditIntent(actor: caller.auditName, detail: title))
+                                                                   organizationPath: organization.path, audit: AuditIntent(actor: caller.auditName, detail: title))
                 return (token, stored)
             } catch let error as GatehouseError where error.code == .conflict {
                 continue  // the random token collided with a live one: draw again
