@@ -7,6 +7,11 @@ import NIOConcurrencyHelpers
 /// each item. Under load one commit carries many writes instead of one, so the writer's
 /// per-transaction cost (a lock, a WAL commit, thread hops) is shared; with one request at a
 /// time it degrades to one write per transaction. The drain loop runs on ``WriterExecutor``.
+///
+/// With `concurrency` above 1 that many drain loops may run at once, each with a batch of
+/// its own (for a server database, where a commit's time is mostly round trips and several
+/// transactions can be under way; the batch must then be safe against concurrent batches,
+/// as it must be against other nodes).
 final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     typealias Waiter = CheckedContinuation<Output, any Error>
     /// Writes a batch and answers each item, in order. Throwing fails every item of the batch
@@ -15,15 +20,17 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
 
     private struct State: Sendable {
         var pending: [(Item, Waiter)] = []
-        var draining = false
+        var draining = 0
     }
 
     private let state = NIOLockedValueBox(State())
     private let maxBatch: Int
+    private let concurrency: Int
     private let commit: Commit
 
-    init(maxBatch: Int = 1000, commit: @escaping Commit) {
+    init(maxBatch: Int = 1000, concurrency: Int = 1, commit: @escaping Commit) {
         self.maxBatch = maxBatch
+        self.concurrency = max(1, concurrency)
         self.commit = commit
     }
 
@@ -32,8 +39,8 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         try await withCheckedThrowingContinuation { (waiter: Waiter) in
             let startDrain = state.withLockedValue { state -> Bool in
                 state.pending.append((item, waiter))
-                if state.draining { return false }
-                state.draining = true
+                if state.draining >= concurrency { return false }
+                state.draining += 1
                 return true
             }
             if startDrain { Task(executorPreference: WriterExecutor.shared) { await self.drain() } }
@@ -45,7 +52,7 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
             let batch = state.withLockedValue { state -> [(Item, Waiter)] in
                 let batch = Array(state.pending.prefix(maxBatch))
                 state.pending.removeFirst(batch.count)
-                if batch.isEmpty { state.draining = false }
+                if batch.isEmpty { state.draining -= 1 }
                 return batch
             }
             if batch.isEmpty { return }

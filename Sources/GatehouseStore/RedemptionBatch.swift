@@ -51,9 +51,11 @@ enum RedemptionBatch {
                 others.append(index)
             }
         }
-        var refused: [(Int, GatehouseError)] = []
+        var refused: [(Int, GatehouseError?)] = []
         candidates = try await withinCameraLimits(db, engine, candidates) { refused.append(($0, $1)) }
-        for (index, error) in refused { results[index] = .failure(error) }
+        for (index, error) in refused {
+            if let error { results[index] = .failure(error) } else { others.append(index) }
+        }
         if !candidates.isEmpty {
             let ids = try await reserveIds(db, engine, count: candidates.count)
             var planned: [Int64: (index: Int, agent: AgentRecord, camera: Camera, path: String)] = [:]
@@ -67,7 +69,7 @@ enum RedemptionBatch {
                                     agentSerial: agent.serial, agentVersion: agent.version, lastSeenAt: nil, createdAt: at)
                 planned[token.id] = (candidate.index, agent, camera, candidate.token.organizationPath)
             }
-            let won = try await claim(db, planned.map { (tokenId: $0.key, at: $0.value.camera.createdAt, agentId: $0.value.agent.id, name: $0.value.camera.name) })
+            let won = try await claim(db, engine, planned.map { (tokenId: $0.key, at: $0.value.camera.createdAt, agentId: $0.value.agent.id, name: $0.value.camera.name) })
             var made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera)] = []
             for candidate in candidates {
                 guard let plan = planned[candidate.token.record.id] else { continue }
@@ -154,13 +156,16 @@ enum RedemptionBatch {
     }
 
     /// The candidates whose organization can take one more camera, in order; the others are
-    /// answered `limit_exceeded` through `refuse`. Organizations without a limit cost nothing;
-    /// on PostgreSQL the profiles of limited ones are locked (and their limits read again)
-    /// before their cameras are counted.
+    /// answered through `refuse`: `limit_exceeded`, or nil for a token another transaction
+    /// redeemed meanwhile (it takes the single-request path). Organizations without a limit
+    /// cost nothing; on PostgreSQL the profiles of limited ones are locked (and their limits
+    /// read again), then the candidates' tokens are checked again — a redemption that made
+    /// us wait may have used them — before the cameras are counted.
     static func withinCameraLimits(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ candidates: [(index: Int, token: FoundToken)],
-                                   refuse: (Int, GatehouseError) -> Void) async throws -> [(index: Int, token: FoundToken)] {
+                                   refuse: (Int, GatehouseError?) -> Void) async throws -> [(index: Int, token: FoundToken)] {
         var limited = Set(candidates.filter { $0.token.cameraLimit != nil }.map(\.token.record.organizationId)).sorted()
         guard !limited.isEmpty else { return candidates }
+        var candidates = candidates
         var limits: [Int64: Int64] = [:]
         for candidate in candidates { if let limit = candidate.token.cameraLimit { limits[candidate.token.record.organizationId] = limit } }
         if engine == .postgres {
@@ -172,6 +177,14 @@ enum RedemptionBatch {
                 if let limit = try row.decode(column: "camera_limit", as: Int64?.self) { limits[try row.decode(column: "tenant_id", as: Int64.self)] = limit }
             }
             limited = limits.keys.sorted()
+            var free = Set<Int64>()
+            for row in try await db.raw("""
+                SELECT id FROM activation_tokens WHERE id IN (\(unsafeRaw: candidates.map { String($0.token.record.id) }.joined(separator: ","))) AND used_at IS NULL
+                """).all() {
+                free.insert(try row.decode(column: "id", as: Int64.self))
+            }
+            for candidate in candidates where !free.contains(candidate.token.record.id) { refuse(candidate.index, nil) }
+            candidates = candidates.filter { free.contains($0.token.record.id) }
         }
         var held: [Int64: Int64] = [:]
         if !limited.isEmpty {
@@ -218,7 +231,7 @@ enum RedemptionBatch {
     }
 
     /// Claims the free tokens among `claims` and names their cameras; answers the ids claimed.
-    static func claim(_ db: any SQLDatabase, _ claims: [(tokenId: Int64, at: Int64, agentId: Int64, name: String)]) async throws -> Set<Int64> {
+    static func claim(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ claims: [(tokenId: Int64, at: Int64, agentId: Int64, name: String)]) async throws -> Set<Int64> {
         var won = Set<Int64>()
         for chunk in claims.sorted(by: { $0.tokenId < $1.tokenId }).chunked(100) {
             var query = SQLQueryString("UPDATE activation_tokens SET used_at = CASE id")
@@ -227,7 +240,11 @@ enum RedemptionBatch {
             for claim in chunk { query.appendInterpolation(unsafeRaw: " WHEN \(claim.tokenId) THEN \(claim.agentId)") }
             query.appendInterpolation(unsafeRaw: " END, camera_name = CASE id")
             for claim in chunk { query.appendInterpolation(unsafeRaw: " WHEN \(claim.tokenId) THEN "); query.appendInterpolation(bind: claim.name) }
-            query.appendInterpolation(unsafeRaw: " END WHERE used_at IS NULL AND id IN (\(chunk.map { String($0.tokenId) }.joined(separator: ",")))")
+            let ids = chunk.map { String($0.tokenId) }.joined(separator: ",")
+            // On PostgreSQL the rows are locked in id order first, so that batches claiming
+            // overlapping tokens (on this node or another) wait for each other, never deadlock.
+            let locked = engine == .postgres ? "SELECT id FROM activation_tokens WHERE id IN (\(ids)) AND used_at IS NULL ORDER BY id FOR UPDATE" : ids
+            query.appendInterpolation(unsafeRaw: " END WHERE used_at IS NULL AND id IN (\(locked))")
             query.appendInterpolation(unsafeRaw: " RETURNING id")
             for row in try await db.raw(query).all() { won.insert(try row.decode(column: "id", as: Int64.self)) }
         }

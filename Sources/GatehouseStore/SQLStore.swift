@@ -22,7 +22,11 @@ public struct SQLStore: ManagementStore {
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.tokenBatcher = TokenInsertBatcher(database: database)
         self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
-        self.activationWrites = GroupCommit { batch in try await ActivationWriteBatch.commit(database, batch) }
+        // SQLite has one writer; on PostgreSQL a few batches are under way at once (their
+        // claims lock tokens in id order, as they must against other nodes anyway).
+        self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
+            try await ActivationWriteBatch.commit(database, batch)
+        }
     }
 
     /// Runs a write that may change a cached credential answer, then drops the cache.
