@@ -1,11 +1,12 @@
 import GatehouseCore
 import NIOConcurrencyHelpers
 
-/// A small in-process cache of bearer and client look-ups, for the embedded (single-process)
-/// SQLite engine only.
+/// A small in-process cache of bearer and client look-ups (and of the operator and preset
+/// look-ups of agent activation), for the embedded (single-process) SQLite engine only.
 ///
 /// Every write in this process that can change a cached answer — revoking a token, changing
-/// or deleting a user, node or client, switching a feature — bumps a generation and so drops
+/// or deleting a user, node, client or preset, changing activation settings, switching a
+/// feature — bumps a generation and so drops
 /// every entry at once; entries also expire after `maxAge` so that changes made by another
 /// process on the same file (`gatehouse import`) are seen within that time. New tokens never
 /// need an invalidation (misses are not cached). On PostgreSQL there is no cache: every check
@@ -26,7 +27,13 @@ final class CredentialCache: Sendable {
         /// counter), so they have a generation of their own that does not drop credentials.
         var channelGeneration: UInt64 = 0
         var channels: [Int64: Entry<ChannelRecord>] = [:]
+        /// Agent activation: operator nodes with their settings, and token-issue targets by
+        /// `operator:organization:preset` (found ones only).
+        var activationOperators: [Int64: Entry<ActivationOperator>] = [:]
+        var issueTargets: [String: Entry<IssueTarget>] = [:]
     }
+
+    typealias ActivationOperator = (node: Tenant, settings: OperatorSettings)
 
     let maxAge: Duration
     let maxEntries: Int
@@ -44,6 +51,8 @@ final class CredentialCache: Sendable {
             $0.bearers.removeAll(keepingCapacity: true)
             $0.clients.removeAll(keepingCapacity: true)
             $0.tiered.removeAll(keepingCapacity: true)
+            $0.activationOperators.removeAll(keepingCapacity: true)
+            $0.issueTargets.removeAll(keepingCapacity: true)
             $0.channelGeneration &+= 1
             $0.channels.removeAll(keepingCapacity: true)
         }
@@ -105,5 +114,17 @@ final class CredentialCache: Sendable {
 
     func store(channel value: ChannelRecord, readAt generation: UInt64) {
         store(value, in: \.channels, for: value.id, readAt: generation, current: \.channelGeneration)
+    }
+
+    func activationOperator(_ id: Int64) -> ActivationOperator? { lookup(\.activationOperators, id) }
+
+    func store(activationOperator value: ActivationOperator, readAt generation: UInt64) {
+        store(value, in: \.activationOperators, for: value.node.id, readAt: generation)
+    }
+
+    func issueTarget(_ key: String) -> IssueTarget? { lookup(\.issueTargets, key) }
+
+    func store(issueTarget value: IssueTarget, for key: String, readAt generation: UInt64) {
+        store(value, in: \.issueTargets, for: key, readAt: generation)
     }
 }

@@ -23,6 +23,14 @@ extension SQLStore: ActivationStore {
     }
 
     public func activationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)? {
+        if let cached = cache?.activationOperator(id) { return cached }
+        let generation = cache?.generation ?? 0
+        let found = try await readActivationOperator(id: id)
+        if let found { cache?.store(activationOperator: found, readAt: generation) }
+        return found
+    }
+
+    func readActivationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)? {
         try await database.withConnection { db in
             guard let row = try await db.raw("""
                 SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
@@ -34,6 +42,15 @@ extension SQLStore: ActivationStore {
     }
 
     public func issueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget {
+        let key = "\(operatorId):\(organizationId):\(presetId)"
+        if let cached = cache?.issueTarget(key) { return cached }
+        let generation = cache?.generation ?? 0
+        let found = try await readIssueTarget(operatorId: operatorId, organizationId: organizationId, presetId: presetId)
+        if found.organization != nil, found.presetOrganizationId != nil { cache?.store(issueTarget: found, for: key, readAt: generation) }
+        return found
+    }
+
+    func readIssueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget {
         try await database.withConnection { db in
             guard let row = try await db.raw("""
                 SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
@@ -50,7 +67,7 @@ extension SQLStore: ActivationStore {
     }
 
     public func setOperatorSettings(operatorId: Int64, _ settings: OperatorSettings, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             try await db.raw("""
                 INSERT INTO operator_settings (tenant_id, token_alphabet, token_length, token_validity, watcher_url, updated_at)
                 VALUES (\(bind: operatorId), \(bind: settings.tokenAlphabet), \(bind: Int64(settings.tokenLength)), \(bind: settings.tokenValidity),
@@ -59,7 +76,7 @@ extension SQLStore: ActivationStore {
                     token_validity = excluded.token_validity, watcher_url = excluded.watcher_url, updated_at = excluded.updated_at
                 """).run()
             try await Self.audit(db, at: at, intent: audit, action: "operator.settings", targetType: "tenant", targetId: String(operatorId), tenantId: operatorId)
-        }
+        } }
     }
 
     static func operatorAPIKey(from row: any SQLRow) throws -> OperatorAPIKey {
@@ -194,12 +211,12 @@ extension SQLStore: ActivationStore {
     }
 
     public func deletePreset(id: Int64, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        try await invalidating { try await database.transaction { db in
             guard let row = try await db.raw("DELETE FROM presets WHERE id = \(bind: id) RETURNING tenant_id").first() else {
                 throw GatehouseError.notFound("preset", id)
             }
             try await Self.audit(db, at: at, intent: audit, action: "preset.delete", targetType: "preset", targetId: String(id),
                                  tenantId: try row.decode(column: "tenant_id", as: Int64.self))
-        }
+        } }
     }
 }

@@ -88,6 +88,37 @@ enum ActivationContract {
         }
     }
 
+    /// Look-ups the embedded engine caches (the operator with its settings, the organization
+    /// and preset a token is for) follow every change at once: new settings shape the next
+    /// token, a deleted preset is refused clearly, a disabled operator activates nothing.
+    static func cachedLookupsFollowChanges(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let f = try await fixture(database)
+            let organizationId = f.organization.tenant.id
+            let first = try await f.activation.issueToken(f.caller, title: "a", organizationId: organizationId, presetId: f.preset.id)
+            #expect(first.token.count == 8)
+            _ = try await f.activation.activate(request(f, token: first.token, serial: "CACHE-1"))
+            _ = try await f.activation.setSettings(.platformAdmin, operatorId: f.caller.operatorId,
+                                                   OperatorSettings(tokenAlphabet: "0123456789", tokenLength: 12, tokenValidity: 0, watcherURL: "https://new.example"))
+            let second = try await f.activation.issueToken(f.caller, title: "b", organizationId: organizationId, presetId: f.preset.id)
+            #expect(second.token.count == 12 && second.token.allSatisfy(\.isNumber))
+            #expect(try await f.activation.activate(request(f, token: second.token, serial: "CACHE-2")).watcherURL == "https://new.example")
+
+            try await f.activation.deletePreset(f.caller, id: f.preset.id)
+            do {
+                _ = try await f.activation.issueToken(f.caller, title: "c", organizationId: organizationId, presetId: f.preset.id)
+                Issue.record("a token was issued for a deleted preset")
+            } catch let error as GatehouseError {
+                #expect(error.code == .notFound && error.field == "preset_id", "\(error)")
+            }
+
+            let spare = try await f.activation.createPreset(f.caller, organizationId: organizationId, title: "spare", settings: [:])
+            let third = try await f.activation.issueToken(f.caller, title: "d", organizationId: organizationId, presetId: spare.id)
+            _ = try await f.activation.management.updateTenant(.platformAdmin, id: f.caller.operatorId, TenantUpdate(enabled: false))
+            #expect(await code { try await f.activation.activate(request(f, token: third.token, serial: "CACHE-3")) } == "unauthenticated")
+        }
+    }
+
     /// Unknown, used and expired tokens get one answer; failures are limited per address and
     /// per operator, counted in the database; activation by operator id alone waits for
     /// assignment; the camera limit holds.
