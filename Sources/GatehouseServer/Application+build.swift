@@ -71,6 +71,7 @@ extension GatehouseApp {
         addAgentActivationRoutes(to: router)
         addActivationQRRoutes(to: router)
         addOperatorRoutes(to: router)
+        addPresetRoutes(to: router)
         addWebhookRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router

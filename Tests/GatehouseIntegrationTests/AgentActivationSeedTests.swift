@@ -156,6 +156,46 @@ struct AgentActivationSeedTests {
         _ = try await server.stop()
     }
 
+    /// Organizations and presets are one set, managed through the operator API and /v1 alike.
+    @Test func organizationsAndPresetsThroughV1() async throws {
+        let (server, client) = try await Self.start()
+        let adminToken = try #require(server.adminToken)
+        let setup = try await client.operatorSetup(adminToken: adminToken, email: "v1presets@example.com")
+        let admin = "Authorization: Bearer \(adminToken)", json = "Content-Type: application/json", session = "x-vsaas-session: \(setup.session)"
+
+        // An account made through /v1 under the operator is one of its organizations.
+        let made = try await client.call("POST", "/v1/tenants", headers: [admin, json], body: #"{"kind":"account","parent_id":\#(setup.operatorId),"name":"Via v1"}"#)
+        let organization = try #require((made.json["id"] as? NSNumber)?.int64Value, "\(made.text)")
+        let listed = try await client.call("GET", "/vsaas/api/v2/organizations", headers: [session]).array
+        #expect(listed.contains { ($0["id"] as? NSNumber)?.int64Value == organization && $0["title"] as? String == "Via v1" }, "\(listed)")
+
+        // A preset made through /v1 is served by the operator API, and the other way round.
+        let preset = try await client.call("POST", "/v1/tenants/\(organization)/presets", headers: [admin, json], body: #"{"title":"HD","settings":{"dvr":"30d"}}"#)
+        #expect(preset.status == 201, "\(preset.text)")
+        let presetId = try #require((preset.json["id"] as? NSNumber)?.int64Value)
+        let seen = try await client.call("GET", "/vsaas/api/v2/presets/\(presetId)", headers: [session])
+        #expect(seen.status == 200 && seen.json["title"] as? String == "HD" && (seen.json["settings"] as? [String: String])?["dvr"] == "30d", "\(seen.text)")
+        #expect(try await client.call("PUT", "/vsaas/api/v2/presets/\(presetId)", headers: [session, json], body: #"{"title":"Full HD"}"#).status == 200)
+        let changed = try await client.call("GET", "/v1/presets/\(presetId)", headers: [admin])
+        #expect(changed.json["title"] as? String == "Full HD" && (changed.json["organization_id"] as? NSNumber)?.int64Value == organization)
+        let edited = try await client.call("PATCH", "/v1/presets/\(presetId)", headers: [admin, json], body: #"{"settings":{"dvr":"7d"}}"#)
+        #expect(edited.status == 200 && (edited.json["settings"] as? [String: String]) == ["dvr": "7d"] && edited.json["title"] as? String == "Full HD")
+        let page = try await client.call("GET", "/v1/tenants/\(organization)/presets", headers: [admin])
+        #expect((page.json["items"] as? [[String: Any]])?.count == 1 && (page.json["total"] as? NSNumber)?.intValue == 1, "\(page.text)")
+        // A token is issued with it, then the preset goes: through /v1, seen at once by the operator API.
+        let issued = try await client.call("POST", "/vsaas/api/v2/agent-activation-tokens", headers: [session, json],
+                                           body: #"{"title":"cam","organization_id":\#(organization),"preset_id":\#(presetId)}"#)
+        #expect(issued.status == 200, "\(issued.text)")
+        #expect(try await client.call("DELETE", "/v1/presets/\(presetId)", headers: [admin]).status == 204)
+        #expect(try await client.call("GET", "/vsaas/api/v2/presets/\(presetId)", headers: [session]).status == 404)
+        let gone = try await client.call("POST", "/vsaas/api/v2/agent-activation-tokens", headers: [session, json],
+                                         body: #"{"title":"cam","organization_id":\#(organization),"preset_id":\#(presetId)}"#)
+        #expect(gone.status == 404 && gone.errorCode == "not_found", "\(gone.text)")
+        // Presets belong to accounts: the operator node itself is refused.
+        #expect(try await client.call("POST", "/v1/tenants/\(setup.operatorId)/presets", headers: [admin, json], body: #"{"title":"X"}"#).status == 422)
+        _ = try await server.stop()
+    }
+
     /// Bad input gets a clear 4xx in Gatehouse's error shape, never a 500.
     @Test func badInputIsRefusedClearly() async throws {
         let (server, client) = try await Self.start()

@@ -51,6 +51,11 @@ struct BadInputTests {
         Row(method: .get, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .post, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: #"{"name":"K"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: false),
         Row(method: .delete, path: "/v1/tenants/{id}/vsaas-api-keys/1", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/tenants/{id}/presets", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/presets", validBody: #"{"title":"P"}"#, wrongTypeBody: #"{"title":"P","settings":{"a":1}}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/presets/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .patch, path: "/v1/presets/{id}", validBody: #"{"title":"P2"}"#, wrongTypeBody: #"{"title":7}"#, requiresFields: false),
+        Row(method: .delete, path: "/v1/presets/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/tenants/{id}/activation-settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .patch, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
     ]

@@ -23,6 +23,8 @@ public struct OperatorCaller: Sendable {
     public enum Credential: Sendable, Hashable {
         case session(userId: Int64)
         case apiKey(keyId: Int64)
+        /// A caller of the /v1 management API, scoped to one organization.
+        case management
     }
     /// The operator: a dealer node of the tree; its id is the agents' `operatorid`.
     public let operatorTenant: Tenant
@@ -43,6 +45,7 @@ public struct OperatorCaller: Sendable {
         switch credential {
         case .session(let userId): "user:\(userId)"
         case .apiKey(let keyId): "operator-api-key:\(keyId)"
+        case .management: caller.auditName
         }
     }
 }

@@ -154,6 +154,23 @@ public struct AgentActivation: Sendable {
 
     // MARK: Presets
 
+    /// The presets of organization (account) node `organizationId` as a /v1 caller sees
+    /// them: the node must be visible to the caller; writes need `manage_tenants`.
+    public func organizationScope(_ caller: Caller, organizationId: Int64, write: Bool) async throws -> OperatorCaller {
+        if write { try caller.require(.manageTenants) }
+        let node = try await management.tenant(caller, id: organizationId)
+        guard node.kind == .account else { throw GatehouseError.invalid("id", "presets belong to organization (account) nodes") }
+        return OperatorCaller(operatorTenant: node, credential: .management, caller: caller)
+    }
+
+    /// The scope of a preset for a /v1 caller (`not_found` when the caller cannot see it).
+    public func presetScope(_ caller: Caller, presetId: Int64, write: Bool) async throws -> OperatorCaller {
+        guard let preset = try await store.preset(id: presetId), (try? await management.tenant(caller, id: preset.organizationId)) != nil else {
+            throw GatehouseError.notFound("preset", presetId)
+        }
+        return try await organizationScope(caller, organizationId: preset.organizationId, write: write)
+    }
+
     /// A preset of one of the operator's organizations.
     public func preset(_ caller: OperatorCaller, id: Int64, field: String? = nil) async throws -> Preset {
         guard let preset = try await store.preset(id: id), (try? await organization(caller, id: preset.organizationId)) != nil else {
