@@ -88,6 +88,32 @@ enum ActivationContract {
         }
     }
 
+    /// An operator user's session opens the operator API until it expires or is revoked;
+    /// a user of an account node is no operator.
+    static func sessionsExpireAndEnd(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let clock = TestClock(1_800_000_000)
+            let f = try await fixture(database, clock: clock)
+            let management = f.activation.management
+            let user = try await management.createUser(.platformAdmin, tenantId: f.caller.operatorId, email: "op@example.com", name: "Op",
+                                                       password: "a long password", permissions: [.manageTenants], enabled: true)
+            let session = try await management.startSession(for: user)
+            #expect(session.expiresAt == 1_800_000_000 + management.sessionLifetime)
+            #expect(try await f.activation.caller(session: session.token).operatorId == f.caller.operatorId)
+            clock.advance(management.sessionLifetime + 1)
+            #expect(await code { try await f.activation.caller(session: session.token) } == "unauthenticated")
+
+            let live = try await management.startSession(for: user)
+            #expect(try await f.activation.caller(session: live.token).operatorId == f.caller.operatorId)
+            try await management.revoke(bearer: live.token)
+            #expect(await code { try await f.activation.caller(session: live.token) } == "unauthenticated")
+
+            let customer = try await management.createUser(.platformAdmin, tenantId: f.organization.tenant.id, email: "end@example.com", name: "End",
+                                                           password: "a long password", permissions: [], enabled: true)
+            #expect(await code { try await f.activation.caller(session: try await management.startSession(for: customer).token) } == "forbidden")
+        }
+    }
+
     /// Look-ups the embedded engine caches (the operator with its settings, the organization
     /// and preset a token is for) follow every change at once: new settings shape the next
     /// token, a deleted preset is refused clearly, a disabled operator activates nothing.

@@ -24,6 +24,7 @@ struct SQLiteStoreContractTests {
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
     @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.sqlite) }
     @Test func activationCachedLookupsFollowChanges() async throws { try await ActivationContract.cachedLookupsFollowChanges(.sqlite) }
+    @Test func activationSessionsExpireAndEnd() async throws { try await ActivationContract.sessionsExpireAndEnd(.sqlite) }
     @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.sqlite) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.sqlite) }
@@ -59,6 +60,7 @@ struct PostgresStoreContractTests {
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
     @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.postgres) }
     @Test func activationCachedLookupsFollowChanges() async throws { try await ActivationContract.cachedLookupsFollowChanges(.postgres) }
+    @Test func activationSessionsExpireAndEnd() async throws { try await ActivationContract.sessionsExpireAndEnd(.postgres) }
     @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.postgres) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
     @Test func tieredEventsNewestFirst() async throws { try await TieredContract.eventsNewestFirst(.postgres) }
