@@ -13,6 +13,16 @@ enum ActivationWritten: Sendable {
     case redeemed(Redemption)
 }
 
+/// A token by its operator and look-up hash (the key of `activation_tokens`).
+struct TokenKey: Hashable {
+    let operatorId: Int64
+    let tokenHash: String
+    init(_ operatorId: Int64, _ tokenHash: String) {
+        self.operatorId = operatorId
+        self.tokenHash = tokenHash
+    }
+}
+
 /// An audit entry written with others in one multi-row `INSERT`.
 struct AuditRow: Sendable {
     var at: Int64
@@ -53,7 +63,7 @@ enum ActivationWriteBatch {
             let redeemed = try await RedemptionBatch.write(db, engine, redemptionList.map(\.1), audits: &audits, events: &events)
             for ((index, _), result) in zip(redemptionList, redeemed) { results[index] = result.map { .redeemed($0) } }
             for chunk in audits.chunked(100) {
-                try await db.raw(RedemptionBatch.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
+                try await db.raw(MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
                                                       chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }).run()
             }
             try await SQLStore.enqueueWebhookEvents(db, events)

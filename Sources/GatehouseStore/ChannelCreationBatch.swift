@@ -61,7 +61,7 @@ enum ChannelCreationBatch {
             if !accepted.isEmpty {
                 let paths = try await tenantPaths(db, ids: Set(accepted.map { batch[$0].accountId }))
                 var ids: [Int: Int64] = [:]
-                for (index, id) in zip(accepted, try await reserveIds(db, engine, table: "devices", count: accepted.count)) { ids[index] = id }
+                for (index, id) in zip(accepted, try await MultiRowSQL.reserveIds(db, engine, tables: ["devices"], count: accepted.count)["devices"]!) { ids[index] = id }
                 for chunk in accepted.chunked(100) {
                     try await db.raw(deviceRows(chunk.map { (ids[$0]!, batch[$0]) })).run()
                 }
@@ -82,35 +82,10 @@ enum ChannelCreationBatch {
         }
     }
 
-    /// `count` new ids of `table` (an identity / `AUTOINCREMENT` key named `id`), taken
-    /// before inserting so that each row knows its own id with one multi-row `INSERT`
-    /// (`RETURNING` does not promise an order). On SQLite the batch holds the write lock, so
-    /// the next ids are free; an explicit id also moves the `AUTOINCREMENT` counter. On
-    /// PostgreSQL they come from the identity sequence.
-    static func reserveIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, table: String, count: Int) async throws -> [Int64] {
-        switch engine {
-        case .sqlite:
-            let last = try await db.raw("""
-                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '\(unsafeRaw: table)'), 0),
-                           COALESCE((SELECT MAX(id) FROM \(unsafeRaw: table)), 0)) AS last
-                """).first()?.decode(column: "last", as: Int64.self) ?? 0
-            return (1...Int64(count)).map { last + $0 }
-        case .postgres:
-            return try await db.raw("""
-                SELECT nextval(pg_get_serial_sequence('\(unsafeRaw: table)', 'id')) AS id FROM generate_series(1, \(bind: count))
-                """).all().map { try $0.decode(column: "id", as: Int64.self) }
-        }
-    }
-
     static func deviceRows(_ rows: [(Int64, ChannelCreation)]) -> SQLQueryString {
-        var query = SQLQueryString("INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at) VALUES ")
-        for (index, (id, creation)) in rows.enumerated() {
-            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-            let values: [any Encodable & Sendable] = [id, creation.accountId, "camera", creation.name, String?.none, creation.at, creation.at]
-            query.appendInterpolation(binds: values)
-            query.appendInterpolation(unsafeRaw: ")")
+        MultiRowSQL.rows("INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at) VALUES ", rows) { id, creation in
+            [id, creation.accountId, "camera", creation.name, String?.none, creation.at, creation.at]
         }
-        return query
     }
 
     static func tenantPaths(_ db: any SQLDatabase, ids: Set<Int64>) async throws -> [Int64: String] {
@@ -123,17 +98,11 @@ enum ChannelCreationBatch {
     }
 
     static func channelRows(_ rows: [(Int64, ChannelCreation)]) -> SQLQueryString {
-        var query = SQLQueryString("INSERT INTO channels (device_id, tenant_id, timezone, rec_mode, source_url, source_login, source_password_sealed, meta) VALUES ")
-        for (index, (id, creation)) in rows.enumerated() {
-            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-            let values: [any Encodable & Sendable] = [
-                id, creation.accountId, creation.timezone, creation.recMode.rawValue, creation.sourceURL, creation.sourceLogin,
-                creation.sourcePasswordSealed, SQLStore.metaText(creation.meta),
-            ]
-            query.appendInterpolation(binds: values)
-            query.appendInterpolation(unsafeRaw: ")")
+        MultiRowSQL.rows("INSERT INTO channels (device_id, tenant_id, timezone, rec_mode, source_url, source_login, source_password_sealed, meta) VALUES ",
+                         rows) { id, creation in
+            [id, creation.accountId, creation.timezone, creation.recMode.rawValue, creation.sourceURL, creation.sourceLogin,
+             creation.sourcePasswordSealed, SQLStore.metaText(creation.meta)]
         }
-        return query
     }
 
     static func tokenRows(_ rows: [(Int64, ChannelCreation)]) -> SQLQueryString {
@@ -152,22 +121,9 @@ enum ChannelCreationBatch {
     }
 
     static func auditRows(_ rows: [(Int64, ChannelCreation)], paths: [Int64: String]) -> SQLQueryString {
-        var query = SQLQueryString("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ")
-        for (index, (id, creation)) in rows.enumerated() {
-            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-            let values: [any Encodable & Sendable] = [
-                creation.at, creation.audit.actor, "channel.create", "device", String(id), creation.accountId, paths[creation.accountId], creation.audit.detail,
-            ]
-            query.appendInterpolation(binds: values)
-            query.appendInterpolation(unsafeRaw: ")")
+        MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ", rows) { id, creation in
+            [creation.at, creation.audit.actor, "channel.create", "device", String(id), creation.accountId, paths[creation.accountId], creation.audit.detail]
         }
-        return query
     }
 }
 
-extension Array {
-    /// Consecutive slices of at most `size` elements.
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}

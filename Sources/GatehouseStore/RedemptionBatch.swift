@@ -43,7 +43,7 @@ enum RedemptionBatch {
         var taken = Set<Int64>()
         for index in live {
             let request = batch[index]
-            if let found = tokens[Key(request.operatorId, request.tokenHash)], found.record.usedAt == nil,
+            if let found = tokens[TokenKey(request.operatorId, request.tokenHash)], found.record.usedAt == nil,
                found.record.validTill == 0 || found.record.validTill > request.agent.at, !taken.contains(found.record.id) {
                 taken.insert(found.record.id)
                 candidates.append((index, found))
@@ -57,11 +57,11 @@ enum RedemptionBatch {
             if let error { results[index] = .failure(error) } else { others.append(index) }
         }
         if !candidates.isEmpty {
-            let ids = try await reserveIds(db, engine, count: candidates.count)
+            let ids = try await MultiRowSQL.reserveIds(db, engine, tables: ["devices", "agents"], count: candidates.count)
             var planned: [Int64: (index: Int, agent: AgentRecord, camera: Camera, path: String)] = [:]
             for (n, candidate) in candidates.enumerated() {
                 let request = batch[candidate.index], token = candidate.token.record, at = request.agent.at
-                let (deviceId, agentId) = (ids.devices[n], ids.agents[n])
+                let (deviceId, agentId) = (ids["devices"]![n], ids["agents"]![n])
                 let agent = AgentRecord(id: agentId, operatorId: request.operatorId, serial: request.agent.serial, version: request.agent.version,
                                         mac: request.agent.mac, status: .active, tokenId: token.id, deviceId: deviceId, createdAt: at, lastSeenAt: nil)
                 let camera = Camera(deviceId: deviceId, operatorId: request.operatorId, name: SQLStore.cameraName(title: token.title, deviceId: deviceId),
@@ -101,14 +101,6 @@ enum RedemptionBatch {
         var cameraLimit: Int64?
     }
 
-    struct Key: Hashable {
-        let operatorId: Int64
-        let tokenHash: String
-        init(_ operatorId: Int64, _ tokenHash: String) {
-            self.operatorId = operatorId
-            self.tokenHash = tokenHash
-        }
-    }
 
     /// Failed redemptions per scope within each request's window (the widest one asked).
     static func failureCounts(_ db: any SQLDatabase, _ batch: [RedemptionRequest]) async throws -> [String: Int64] {
@@ -129,9 +121,9 @@ enum RedemptionBatch {
 
     static let tokenColumns = SQLStore.activationTokenColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")
 
-    static func tokens(_ db: any SQLDatabase, _ requests: [RedemptionRequest]) async throws -> [Key: FoundToken] {
+    static func tokens(_ db: any SQLDatabase, _ requests: [RedemptionRequest]) async throws -> [TokenKey: FoundToken] {
         guard !requests.isEmpty else { return [:] }
-        var found: [Key: FoundToken] = [:]
+        var found: [TokenKey: FoundToken] = [:]
         for chunk in requests.chunked(200) {
             // Both key columns, so that the (operator_id, token_hash) index answers.
             let operators = Set(chunk.map(\.operatorId)).sorted().map(String.init).joined(separator: ",")
@@ -147,7 +139,7 @@ enum RedemptionBatch {
             query.appendInterpolation(unsafeRaw: ")")
             for row in try await db.raw(query).all() {
                 let token = try SQLStore.activationToken(from: row)
-                found[Key(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = FoundToken(
+                found[TokenKey(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = FoundToken(
                     record: token, organizationPath: try row.decode(column: "organization_path", as: String.self),
                     cameraLimit: try row.decode(column: "camera_limit", as: Int64?.self))
             }
@@ -210,26 +202,6 @@ enum RedemptionBatch {
         return accepted
     }
 
-    /// `count` new device ids and `count` new agent ids in one statement (see
-    /// ``ChannelCreationBatch/reserveIds(_:_:table:count:)``).
-    static func reserveIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, count: Int) async throws -> (devices: [Int64], agents: [Int64]) {
-        switch engine {
-        case .sqlite:
-            guard let row = try await db.raw("""
-                SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'devices'), 0), COALESCE((SELECT MAX(id) FROM devices), 0)) AS devices,
-                       MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'agents'), 0), COALESCE((SELECT MAX(id) FROM agents), 0)) AS agents
-                """).first() else { throw GatehouseError(.internal, "no id row") }
-            let (devices, agents) = (try row.decode(column: "devices", as: Int64.self), try row.decode(column: "agents", as: Int64.self))
-            return ((1...Int64(count)).map { devices + $0 }, (1...Int64(count)).map { agents + $0 })
-        case .postgres:
-            let rows = try await db.raw("""
-                SELECT nextval(pg_get_serial_sequence('devices', 'id')) AS devices, nextval(pg_get_serial_sequence('agents', 'id')) AS agents
-                FROM generate_series(1, \(bind: count))
-                """).all()
-            return (try rows.map { try $0.decode(column: "devices", as: Int64.self) }, try rows.map { try $0.decode(column: "agents", as: Int64.self) })
-        }
-    }
-
     /// Claims the free tokens among `claims` and names their cameras; answers the ids claimed.
     static func claim(_ db: any SQLDatabase, _ engine: DatabaseEngine, _ claims: [(tokenId: Int64, at: Int64, agentId: Int64, name: String)]) async throws -> Set<Int64> {
         var won = Set<Int64>()
@@ -254,27 +226,16 @@ enum RedemptionBatch {
     /// Devices, agents and cameras of the winners.
     static func insert(_ db: any SQLDatabase, _ made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera)]) async throws {
         for chunk in made.chunked(100) {
-            try await db.raw(rows("INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at) VALUES ", chunk) {
+            try await db.raw(MultiRowSQL.rows("INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at) VALUES ", chunk) {
                 [$0.camera.deviceId, $0.camera.organizationId, "camera", $0.camera.title, $0.agent.serial, $0.camera.createdAt, $0.camera.createdAt]
             }).run()
-            try await db.raw(rows("INSERT INTO agents (id, operator_id, key_hash, serial, version, mac, status, token_id, device_id, created_at) VALUES ", chunk) {
+            try await db.raw(MultiRowSQL.rows("INSERT INTO agents (id, operator_id, key_hash, serial, version, mac, status, token_id, device_id, created_at) VALUES ", chunk) {
                 [$0.agent.id, $0.agent.operatorId, $0.request.agent.keyHash, $0.agent.serial, $0.agent.version, $0.agent.mac, "active", $0.agent.tokenId,
                  $0.agent.deviceId, $0.agent.createdAt]
             }).run()
-            try await db.raw(rows("INSERT INTO cameras (device_id, operator_id, name, organization_id, preset_id, agent_id) VALUES ", chunk) {
+            try await db.raw(MultiRowSQL.rows("INSERT INTO cameras (device_id, operator_id, name, organization_id, preset_id, agent_id) VALUES ", chunk) {
                 [$0.camera.deviceId, $0.camera.operatorId, $0.camera.name, $0.camera.organizationId, $0.camera.presetId, $0.agent.id]
             }).run()
         }
-    }
-
-    /// A multi-row `INSERT` of `items`, each bound as the values `values` gives.
-    static func rows<T>(_ head: String, _ items: ArraySlice<T>, _ values: (T) -> [any Encodable & Sendable]) -> SQLQueryString {
-        var query = SQLQueryString(head)
-        for (index, item) in items.enumerated() {
-            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-            query.appendInterpolation(binds: values(item))
-            query.appendInterpolation(unsafeRaw: ")")
-        }
-        return query
     }
 }

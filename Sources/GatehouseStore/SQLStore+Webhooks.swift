@@ -147,7 +147,7 @@ extension SQLStore {
             }
         }
         for chunk in deliveries.chunked(100) {
-            try await db.raw(RedemptionBatch.rows("INSERT INTO webhook_deliveries (webhook_id, event, payload, attempts, next_attempt_at, created_at) VALUES ",
+            try await db.raw(MultiRowSQL.rows("INSERT INTO webhook_deliveries (webhook_id, event, payload, attempts, next_attempt_at, created_at) VALUES ",
                                                   chunk) { [$0.webhookId, $0.event.rawValue, $0.payload, Int64(0), $0.at, $0.at] }).run()
         }
     }

@@ -29,17 +29,10 @@ final class TokenInsertBatcher: Sendable {
     }
 
     static func insert(_ tokens: ArraySlice<AccessTokenRecord>) -> SQLQueryString {
-        var query = SQLQueryString(
-            "INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by) VALUES ")
-        for (index, token) in tokens.enumerated() {
-            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-            let values: [any Encodable & Sendable] = [
-                token.tokenHash, token.kind.rawValue, token.userId, token.expiresAt, token.revokedAt, token.createdAt,
-                token.clientId, SQLStore.scopesText(token.scopes), token.refreshId, token.mintedBy,
-            ]
-            query.appendInterpolation(binds: values)
-            query.appendInterpolation(unsafeRaw: ")")
+        MultiRowSQL.rows("INSERT INTO access_tokens (token_hash, kind, user_id, expires_at, revoked_at, created_at, client_id, scope, refresh_id, minted_by) VALUES ",
+                         tokens) { token in
+            [token.tokenHash, token.kind.rawValue, token.userId, token.expiresAt, token.revokedAt, token.createdAt,
+             token.clientId, SQLStore.scopesText(token.scopes), token.refreshId, token.mintedBy]
         }
-        return query
     }
 }

@@ -19,9 +19,9 @@ enum TokenIssueBatch {
     static func write(_ db: any SQLDatabase, _ batch: [TokenIssue], audits: inout [AuditRow], events: inout [QueuedEvent]) async throws
         -> [Result<ActivationTokenRecord, any Error>] {
         guard !batch.isEmpty else { return [] }
-        var ids: [RedemptionBatch.Key: Int64] = [:]
+        var ids: [TokenKey: Int64] = [:]
         for chunk in batch.chunked(100) {
-            var query = RedemptionBatch.rows("""
+            var query = MultiRowSQL.rows("""
                 INSERT INTO activation_tokens (operator_id, token_hash, organization_id, preset_id, title, valid_till, created_by, created_at) VALUES
                 """, chunk) {
                 [$0.record.operatorId, $0.tokenHash, $0.record.organizationId, $0.record.presetId, $0.record.title, $0.record.validTill,
@@ -29,14 +29,14 @@ enum TokenIssueBatch {
             }
             query.appendInterpolation(unsafeRaw: " ON CONFLICT (operator_id, token_hash) DO NOTHING RETURNING id, operator_id, token_hash")
             for row in try await db.raw(query).all() {
-                ids[RedemptionBatch.Key(try row.decode(column: "operator_id", as: Int64.self), try row.decode(column: "token_hash", as: String.self))] =
+                ids[TokenKey(try row.decode(column: "operator_id", as: Int64.self), try row.decode(column: "token_hash", as: String.self))] =
                     try row.decode(column: "id", as: Int64.self)
             }
         }
         var results: [Result<ActivationTokenRecord, any Error>] = []
         for issue in batch {
             // `removeValue`: a second request of the batch with the same hash was not written.
-            guard let id = ids.removeValue(forKey: RedemptionBatch.Key(issue.record.operatorId, issue.tokenHash)) else {
+            guard let id = ids.removeValue(forKey: TokenKey(issue.record.operatorId, issue.tokenHash)) else {
                 results.append(.failure(GatehouseError(.conflict, "this token is already in use")))
                 continue
             }
