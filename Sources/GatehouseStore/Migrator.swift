@@ -26,7 +26,9 @@ public struct Migrator: Sendable {
     public func migrate() async throws -> [Int] {
         let engine = database.engine
         let migrations = self.migrations
-        return try await database.transaction { db in
+        // Start-up work that may wait for another node's migration: not bound by the
+        // per-request operation timeout.
+        return try await OperationTimeout.$override.withValue(OperationTimeout.startup) { try await database.transaction { db in
             if engine == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), \(bind: Self.lockKey)))").run()
             }
@@ -50,7 +52,7 @@ public struct Migrator: Sendable {
                 done.append(migration.version)
             }
             return done
-        }
+        } }
     }
 
     /// The versions recorded as applied.

@@ -38,7 +38,7 @@ public final class PostgresDatabasePool: Database {
         metrics.leases.increment()
         let client = self.client
         let metrics = self.metrics
-        let timeout = operationTimeout
+        let timeout = OperationTimeout.override ?? operationTimeout
         do {
             // The group never outlives this call, so `body` does not really escape.
             return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T.self) { group in
@@ -74,4 +74,12 @@ public final class PostgresDatabasePool: Database {
     public func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         try await body()
     }
+}
+
+/// A longer bound than the per-request operation timeout for work that runs under it
+/// (``Migrator/migrate()`` waits for another node's migration behind a lock).
+enum OperationTimeout {
+    @TaskLocal static var override: Duration?
+    /// The bound for start-up work.
+    static let startup: Duration = .seconds(120)
 }
