@@ -66,6 +66,9 @@ enum ErrorFormat {
     case partner
     /// The tiered-access API (seed 002): `{"status":403,"errorType":"forbidden","errorDetail":"…"}`.
     case tiered
+    /// Serial provisioning (seed 003): a short `text/plain` line; old firmware reads only
+    /// the status line and a few bytes more.
+    case provisioning
 
     init(path: String) {
         if path.hasPrefix("/oauth/") {
@@ -74,6 +77,8 @@ enum ErrorFormat {
             self = .partner
         } else if path.hasPrefix("/api/") {
             self = .tiered
+        } else if path.hasPrefix("/provision/") || path == "/timestamp" {
+            self = .provisioning
         } else {
             self = .gatehouse
         }
@@ -81,6 +86,12 @@ enum ErrorFormat {
 
     func response(_ error: GatehouseError, requestID: String, headers: HTTPFields = [:]) -> Response {
         var headers = headers
+        if case .provisioning = self {
+            // The vendor API answers bad input with 400 (its clients know no 422).
+            let status: HTTPResponse.Status = error.code == .validationFailed ? .badRequest : error.code.httpStatus
+            headers[.contentType] = ProvisioningReply.textType
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: error.message)))
+        }
         headers[.contentType] = "application/json; charset=utf-8"
         let status = error.code.httpStatus
         let data: Data?
@@ -105,6 +116,8 @@ enum ErrorFormat {
             var body: [String: Any] = ["status": Int(status.code), "errorType": error.code.rawValue, "errorDetail": error.message]
             if let field = error.field { body["field"] = field }
             data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+        case .provisioning:
+            data = nil
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data ?? Data("{}".utf8))))
     }

@@ -73,6 +73,10 @@ extension GatehouseApp {
         addOperatorRoutes(to: router)
         addPresetRoutes(to: router)
         addWebhookRoutes(to: router)
+        addV1VendorRoutes(to: router)
+        addProvisioningDeviceRoutes(to: router)
+        addProvisioningModelRoutes(to: router)
+        addProvisioningContentRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }

@@ -30,7 +30,9 @@ struct ErrorMiddleware: RouterMiddleware {
         case let error as GatehouseError:
             if error.code == .internal { context.logger.error("internal error", metadata: ["error": "\(error.message)"]) }
             if error.code == .unauthenticated {
-                headers[.wwwAuthenticate] = request.uri.path.hasPrefix("/api/") ? "LKey realm=\"gatehouse\", Acc, SI" : "Bearer realm=\"gatehouse\""
+                let path = request.uri.path
+                headers[.wwwAuthenticate] = path.hasPrefix("/api/") ? "LKey realm=\"gatehouse\", Acc, SI"
+                    : path.hasPrefix("/provision/") ? "X-Exosite-Token realm=\"gatehouse\"" : "Bearer realm=\"gatehouse\""
             }
             if error.code == .invalidClient { headers[.wwwAuthenticate] = "Basic realm=\"gatehouse\"" }
             return error
@@ -93,12 +95,15 @@ struct ErrorMiddleware: RouterMiddleware {
 
 /// Adds `X-Request-Id` to every answer and logs one structured line per request:
 /// method, route, status and duration, with the request id (never headers or bodies).
+/// The provisioning device routes go without it: old firmware reads only ~200 bytes.
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
+    static let bareRoutes: Set<String> = ["/provision/activate", "/provision/download", "/timestamp"]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var response = try await next(request, context)
-        response.headers[.requestID] = context.requestID
+        if !Self.bareRoutes.contains(request.uri.path) { response.headers[.requestID] = context.requestID }
         let elapsed = ContinuousClock.now - start
         let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         context.logger.info("request", metadata: [

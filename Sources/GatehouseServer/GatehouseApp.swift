@@ -14,6 +14,8 @@ struct GatehouseApp: Sendable {
     let tiered: TieredAccess
     /// The agent-activation surface (seed 000).
     let activation: AgentActivation
+    /// The serial-provisioning surface (seed 003).
+    let provisioning: Provisioning
     /// Seals retrievable secrets (license keys, channel tokens, webhook secrets).
     let vault: SecretVault
     /// Delivers the operators' webhook events (seed 000).
@@ -44,6 +46,7 @@ struct GatehouseApp: Sendable {
         self.usage = UsageMeter()
         self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
                                           defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")
+        self.provisioning = Provisioning(store: store, management: management, clock: configuration.clock, maxContentBytes: configuration.contentMaxBytes)
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

@@ -39,6 +39,8 @@ public struct GatehouseConfiguration: Sendable {
     public var usageFlushInterval: Duration = .seconds(1)
     /// Whether bootstrap may print the paths of new credentials (off in tests).
     public var announceBootstrap: Bool
+    /// The largest content blob (firmware, media) a vendor may upload, in bytes.
+    public var contentMaxBytes: Int64 = 512 << 20
 
     /// A configuration with the documented defaults.
     public init(

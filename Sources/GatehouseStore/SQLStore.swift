@@ -15,6 +15,8 @@ public struct SQLStore: ManagementStore {
     let channelCreations: GroupCommit<ChannelCreation, ChannelRecord>
     /// Group commit of new activation tokens and their redemptions, together (agent activation).
     let activationWrites: GroupCommit<ActivationWrite, ActivationWritten>
+    /// Group commit of serial activations (serial provisioning).
+    let serialActivations: GroupCommit<SerialActivationWrite, Bool>
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
@@ -26,6 +28,9 @@ public struct SQLStore: ManagementStore {
         // claims lock tokens in id order, as they must against other nodes anyway).
         self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
             try await ActivationWriteBatch.commit(database, batch)
+        }
+        self.serialActivations = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
+            try await SerialActivationBatch.commit(database, batch)
         }
     }
 

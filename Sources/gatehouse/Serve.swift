@@ -20,6 +20,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-size"), help: "Largest request body in bytes (env GATEHOUSE_MAX_BODY_SIZE; default 1048576).")
     var maxBodySize: Int?
 
+    @Option(name: .customLong("content-max-bytes"), help: "Largest content blob a vendor may upload, in bytes (env GATEHOUSE_CONTENT_MAX_BYTES; default 536870912).")
+    var contentMaxBytes: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GATEHOUSE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -66,6 +69,7 @@ struct Serve: AsyncParsableCommand {
             configuration.publicURL = text
         }
         if let size = try integer(maxBodySize, "MAX_BODY_SIZE", 1024...(1 << 30)) { configuration.maxBodySize = size }
+        if let size = try integer(contentMaxBytes, "CONTENT_MAX_BYTES", 1...(1 << 40)) { configuration.contentMaxBytes = Int64(size) }
         if let text = logLevel ?? environment("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text) else { throw ValidationError("--log-level: unknown level \(text)") }
             configuration.logLevel = level
