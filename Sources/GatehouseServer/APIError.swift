@@ -77,7 +77,7 @@ enum ErrorFormat {
             self = .partner
         } else if path.hasPrefix("/api/") {
             self = .tiered
-        } else if path.hasPrefix("/provision/") || path == "/timestamp" {
+        } else if path.hasPrefix("/provision/") || path == "/timestamp" || path == "/timestamp/" {
             self = .provisioning
         } else {
             self = .gatehouse

@@ -103,7 +103,8 @@ struct RequestIDMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var response = try await next(request, context)
-        if !Self.bareRoutes.contains(request.uri.path) { response.headers[.requestID] = context.requestID }
+        let path = request.uri.path
+        if !Self.bareRoutes.contains(path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path) { response.headers[.requestID] = context.requestID }
         let elapsed = ContinuousClock.now - start
         let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         context.logger.info("request", metadata: [

@@ -58,12 +58,19 @@ struct BadInputTests {
         Row(method: .delete, path: "/v1/presets/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/tenants/{id}/activation-settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .patch, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/vendor", validBody: #"{"name":"acme"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/tenants/{id}/vendor", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/vendor-tokens", validBody: #"{"name":"factory"}"#, wrongTypeBody: #"{"name":[]}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/tenants/{id}/vendor-tokens", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .delete, path: "/v1/tenants/{id}/vendor-tokens/1", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/serials", validBody: #"{"vendor":"acme","model":"cam1","sn":"A"}"#, wrongTypeBody: #"{"vendor":"acme","model":"cam1","sn":1}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/tenants/{id}/serials", validBody: nil, wrongTypeBody: nil, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
         let served = try gatehouseRoutes(TestApp().configuration).routes
             .filter { $0.path.hasPrefix("/v1/") }
-            .map { "\($0.method) \($0.path.replacingOccurrences(of: "{feature}", with: "generate_access_token").replacingOccurrences(of: "{keyId}", with: "1"))" }
+            .map { "\($0.method) \($0.path.replacingOccurrences(of: "{feature}", with: "generate_access_token").replacingOccurrences(of: "{keyId}", with: "1").replacingOccurrences(of: "{tokenId}", with: "1"))" }
         #expect(Set(served) == Set(Self.rows.map(\.description)))
     }
 

@@ -12,13 +12,15 @@ import Testing
 struct TestApp {
     let configuration: GatehouseConfiguration
 
-    init(maxBodySize: Int = 1 << 20, clock: TestClock = TestClock(), partnerAuth: PartnerAuthSettings = PartnerAuthSettings()) throws {
+    init(maxBodySize: Int = 1 << 20, clock: TestClock = TestClock(), partnerAuth: PartnerAuthSettings = PartnerAuthSettings(),
+         contentMaxBytes: Int64 = 512 << 20) throws {
         var configuration = GatehouseConfiguration(
             port: 0, dataDirectory: try TestDatabases.temporaryDirectory(), maxBodySize: maxBodySize,
             passwordHashRounds: PasswordHasher.minimumRounds, logLevel: .critical, announceBootstrap: false)
         configuration.clock = clock
         configuration.adminTLSPort = nil
         configuration.partnerAuth = partnerAuth
+        configuration.contentMaxBytes = contentMaxBytes
         self.configuration = configuration
     }
 
