@@ -102,13 +102,26 @@ extension SQLStore {
 
     public func finishBlob(contentId: Int64, blobId: Int64, contentType: String, size: Int64, sha256: String, at: Int64, audit: AuditIntent) async throws {
         try await database.transaction { db in
+            // The previous blob, read under the content row's lock (SQLite's write lock is already held).
+            let lock = database.engine == .postgres ? " FOR UPDATE" : ""
+            guard let current = try await db.raw("SELECT blob_id FROM provision_contents WHERE id = \(bind: contentId)\(unsafeRaw: lock)").first() else {
+                throw GatehouseError(.notFound, "the content was deleted during the upload")
+            }
+            let previous = try current.decode(column: "blob_id", as: Int64?.self)
+            // A newer upload that finished first dropped this one: it must not become current.
+            guard try await db.raw("SELECT id FROM provision_blobs WHERE id = \(bind: blobId) AND content_id = \(bind: contentId)").first() != nil else {
+                throw GatehouseError(.conflict, "a newer upload of this content finished first")
+            }
             guard let row = try await db.raw("""
                 UPDATE provision_contents SET blob_id = \(bind: blobId), content_type = \(bind: contentType), size = \(bind: size), sha256 = \(bind: sha256),
                     updated_at = \(bind: at)
                 WHERE id = \(bind: contentId) RETURNING model_id
                 """).first() else { throw GatehouseError(.notFound, "the content was deleted during the upload") }
-            // The previous blob (and any other unfinished one of this content that is not this upload) goes.
-            try await db.raw("DELETE FROM provision_blobs WHERE content_id = \(bind: contentId) AND id <> \(bind: blobId) AND id < \(bind: blobId)").run()
+            // The previous blob goes, and so do older unfinished uploads of this content (newer ones
+            // still under way stay: when they finish, they replace this one).
+            try await db.raw("""
+                DELETE FROM provision_blobs WHERE content_id = \(bind: contentId) AND id <> \(bind: blobId) AND (id < \(bind: blobId) OR id = \(bind: previous ?? 0))
+                """).run()
             try await Self.audit(db, at: at, intent: audit, action: "provision.content.upload", targetType: "provision_content", targetId: String(contentId),
                                  tenantId: try await Self.modelVendor(db, try row.decode(column: "model_id", as: Int64.self)))
         }
@@ -184,6 +197,10 @@ extension SQLStore {
     }
 
     public func putGroupMembers(groupId: Int64, _ members: [GroupMember], at: Int64, audit: AuditIntent) async throws {
+        // A member named twice keeps its last values (PostgreSQL refuses to upsert one row twice in a statement).
+        var last: [String: Int] = [:]
+        for (index, member) in members.enumerated() { last[member.type + "\u{0}" + member.memberId] = index }
+        let members = members.enumerated().filter { last[$0.element.type + "\u{0}" + $0.element.memberId] == $0.offset }.map(\.element)
         try await database.transaction { db in
             for chunk in members.chunked(500) {
                 try await db.raw(MultiRowSQL.rows("INSERT INTO provision_group_members (group_id, member_type, member_id, expire, meta) VALUES ", chunk) {

@@ -53,7 +53,19 @@ extension SQLStore {
 
     @discardableResult
     public func removeSerials(modelId: Int64, sns: [String], at: Int64, audit: AuditIntent) async throws -> Int {
-        try await invalidating { try await database.transaction { db in
+        let engine = database.engine
+        return try await invalidating { try await database.transaction { db in
+            if engine == .postgres {
+                // Lock the serials in id order first, as activation batches do, so neither waits on the other in a cycle.
+                var ids: [Int64] = []
+                for chunk in sns.chunked(500) {
+                    var inList = SQLQueryString("")
+                    inList.appendInterpolation(binds: Array(chunk))
+                    ids += try await db.raw("SELECT id FROM provision_serials WHERE model_id = \(bind: modelId) AND sn IN (\(inList))").all()
+                        .map { try $0.decode(column: "id", as: Int64.self) }
+                }
+                try await Self.lockSerials(db, ids: ids)
+            }
             var removed = 0
             for chunk in sns.chunked(500) {
                 var inList = SQLQueryString("")
@@ -71,6 +83,14 @@ extension SQLStore {
                                  tenantId: nil)
             return removed
         } }
+    }
+
+    /// PostgreSQL: locks serial rows in id order (every multi-serial writer takes its locks this way).
+    static func lockSerials(_ db: any SQLDatabase, ids: [Int64]) async throws {
+        for chunk in Set(ids).sorted().chunked(1000) {
+            let list = chunk.map(String.init).joined(separator: ", ")
+            _ = try await db.raw("SELECT id FROM provision_serials WHERE id IN (\(unsafeRaw: list)) ORDER BY id FOR UPDATE").all()
+        }
     }
 
     // MARK: Reading
@@ -140,9 +160,13 @@ extension SQLStore {
 
     public func enableSerial(modelId: Int64, sn: String, owner: Tenant?, deviceName: String, windowEndsAt: Int64, at: Int64, audit: AuditIntent) async throws
         -> SerialRecord {
-        try await invalidating { try await database.transaction { db in
+        // Enablements of one serial run one after the other (SQLite's write lock; the row lock on
+        // PostgreSQL), so racing ones never both make a device.
+        let lock = database.engine == .postgres ? " FOR UPDATE OF s" : ""
+        return try await invalidating { try await database.transaction { db in
             guard let row = try await db.raw("""
-                SELECT id, owner_id, device_id, state FROM provision_serials WHERE model_id = \(bind: modelId) AND sn = \(bind: sn)
+                SELECT s.id, s.owner_id, s.device_id, s.state, o.key AS owner_key FROM provision_serials s LEFT JOIN tenants o ON o.id = s.owner_id
+                WHERE s.model_id = \(bind: modelId) AND s.sn = \(bind: sn)\(unsafeRaw: lock)
                 """).first() else { throw GatehouseError.notFound("serial number", sn) }
             let id = try row.decode(column: "id", as: Int64.self)
             let currentOwner = try row.decode(column: "owner_id", as: Int64?.self)
@@ -166,9 +190,11 @@ extension SQLStore {
                 WHERE id = \(bind: id)
                 """).run()
             let previousState = try row.decode(column: "state", as: String.self)
+            // The log names the owner by key, whether it was named now or is the one the serial has.
+            let ownerKey = try owner?.key ?? row.decode(column: "owner_key", as: String?.self) ?? String(ownerId)
             let again = currentOwner == ownerId && previousState != "added"
             try await Self.serialLog(db, serialId: id, at: at, connection: audit.actor,
-                                     entry: "\(again ? "re-enabled" : "enabled") for owner \(owner?.key ?? String(ownerId)) until \(windowEndsAt)")
+                                     entry: "\(again ? "re-enabled" : "enabled") for owner \(ownerKey) until \(windowEndsAt)")
             try await Self.audit(db, at: at, intent: audit, action: "provision.serial.enable", targetType: "device", targetId: String(deviceId ?? 0),
                                  tenantId: ownerId)
             guard let record = try await db.raw("""

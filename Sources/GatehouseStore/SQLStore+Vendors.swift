@@ -125,9 +125,14 @@ extension SQLStore {
     }
 
     public func deleteModel(id: Int64, at: Int64, audit: AuditIntent) async throws {
+        let engine = database.engine
         try await invalidating { try await database.transaction { db in
             guard let row = try await db.raw("SELECT vendor_id FROM provision_models WHERE id = \(bind: id)").first() else {
                 throw GatehouseError.notFound("model", id)
+            }
+            if engine == .postgres {
+                // The model's serials, locked in id order like activation batches lock them.
+                _ = try await db.raw("SELECT id FROM provision_serials WHERE model_id = \(bind: id) ORDER BY id FOR UPDATE").all()
             }
             // The devices that stand for the model's serials go with them.
             try await db.raw("""

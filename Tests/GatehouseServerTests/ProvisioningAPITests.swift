@@ -120,6 +120,8 @@ struct ProvisioningAPITests {
             let noToken = try await client.raw(.get, "/provision/manage/model/")
             #expect(noToken.status == .unauthorized && noToken.headers[.wwwAuthenticate] != nil)
             #expect(try await vendor.call(.get, "/provision/manage/model/nope/").status == .notFound)
+            #expect(try await vendor.call(.get, "/provision/manage/model/cam1/ZZ?show=groups").status == .notFound)
+            #expect(try await vendor.call(.get, "/provision/manage/content/cam1/nope?show=groups").status == .notFound)
             #expect(try await vendor.call(.post, "/provision/manage/model/", form: "model=").status == .badRequest)
             #expect(try await vendor.call(.post, "/provision/manage/model/", form: "model=a%2Fb").status == .badRequest)
             #expect(try await vendor.call(.post, "/provision/manage/model/cam1/", form: "sn=\(String(repeating: "x", count: 300))").status == .badRequest)

@@ -36,6 +36,23 @@ struct SQLiteStoreContractTests {
     @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.sqlite) }
     @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.sqlite) }
     @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.sqlite) }
+    @Test func serialProvisioningSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.serialsAreAddedAllOrNone(.sqlite) }
+    @Test func serialProvisioningSerialsListInOrderAndRemove() async throws { try await ProvisioningContract.serialsListInOrderAndRemove(.sqlite) }
+    @Test func serialProvisioningEnableBindsAnOwnerForTheModelWindow() async throws { try await ProvisioningContract.enableBindsAnOwnerForTheModelWindow(.sqlite) }
+    @Test func serialProvisioningConcurrentEnablesMakeOneDevice() async throws { try await ProvisioningContract.concurrentEnablesMakeOneDevice(.sqlite) }
+    @Test func serialProvisioningActivationIssuesOneCIKPerEnablement() async throws { try await ProvisioningContract.activationIssuesOneCIKPerEnablement(.sqlite) }
+    @Test func serialProvisioningActivationWindowExpires() async throws { try await ProvisioningContract.activationWindowExpires(.sqlite) }
+    @Test func serialProvisioningCIKIsStoredHashed() async throws { try await ProvisioningContract.cikIsStoredHashed(.sqlite) }
+    @Test func serialProvisioningConcurrentActivationsIssueOneCIK() async throws { try await ProvisioningContract.concurrentActivationsIssueOneCIK(.sqlite) }
+    @Test func serialProvisioningManySerialsActivateConcurrently() async throws { try await ProvisioningContract.manySerialsActivateConcurrently(.sqlite) }
+    @Test func serialProvisioningBatchedActivationsKeepTheirOwnTime() async throws { try await ProvisioningContract.batchedActivationsKeepTheirOwnTime(.sqlite) }
+    @Test func serialProvisioningRemovalsDuringActivationDoNotSpoilTheBatch() async throws { try await ProvisioningContract.removalsDuringActivationDoNotSpoilTheBatch(.sqlite) }
+    @Test func serialProvisioningSerialLogRecordsTheStory() async throws { try await ProvisioningContract.serialLogRecordsTheStory(.sqlite) }
+    @Test func serialProvisioningContentUploadStreamsExactBytes() async throws { try await ProvisioningContract.contentUploadStreamsExactBytes(.sqlite) }
+    @Test func serialProvisioningOversizedUploadKeepsThePreviousBlob() async throws { try await ProvisioningContract.oversizedUploadKeepsThePreviousBlob(.sqlite) }
+    @Test func serialProvisioningOverlappingUploadsLeaveNoOrphans() async throws { try await ProvisioningContract.overlappingUploadsLeaveNoOrphans(.sqlite) }
+    @Test func serialProvisioningProtectedContentFollowsGroups() async throws { try await ProvisioningContract.protectedContentFollowsGroups(.sqlite) }
+    @Test func serialProvisioningGroupMembersAreUpserted() async throws { try await ProvisioningContract.groupMembersAreUpserted(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -72,4 +89,21 @@ struct PostgresStoreContractTests {
     @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.postgres) }
     @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.postgres) }
     @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.postgres) }
+    @Test func serialProvisioningSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.serialsAreAddedAllOrNone(.postgres) }
+    @Test func serialProvisioningSerialsListInOrderAndRemove() async throws { try await ProvisioningContract.serialsListInOrderAndRemove(.postgres) }
+    @Test func serialProvisioningEnableBindsAnOwnerForTheModelWindow() async throws { try await ProvisioningContract.enableBindsAnOwnerForTheModelWindow(.postgres) }
+    @Test func serialProvisioningConcurrentEnablesMakeOneDevice() async throws { try await ProvisioningContract.concurrentEnablesMakeOneDevice(.postgres) }
+    @Test func serialProvisioningActivationIssuesOneCIKPerEnablement() async throws { try await ProvisioningContract.activationIssuesOneCIKPerEnablement(.postgres) }
+    @Test func serialProvisioningActivationWindowExpires() async throws { try await ProvisioningContract.activationWindowExpires(.postgres) }
+    @Test func serialProvisioningCIKIsStoredHashed() async throws { try await ProvisioningContract.cikIsStoredHashed(.postgres) }
+    @Test func serialProvisioningConcurrentActivationsIssueOneCIK() async throws { try await ProvisioningContract.concurrentActivationsIssueOneCIK(.postgres) }
+    @Test func serialProvisioningManySerialsActivateConcurrently() async throws { try await ProvisioningContract.manySerialsActivateConcurrently(.postgres) }
+    @Test func serialProvisioningBatchedActivationsKeepTheirOwnTime() async throws { try await ProvisioningContract.batchedActivationsKeepTheirOwnTime(.postgres) }
+    @Test func serialProvisioningRemovalsDuringActivationDoNotSpoilTheBatch() async throws { try await ProvisioningContract.removalsDuringActivationDoNotSpoilTheBatch(.postgres) }
+    @Test func serialProvisioningSerialLogRecordsTheStory() async throws { try await ProvisioningContract.serialLogRecordsTheStory(.postgres) }
+    @Test func serialProvisioningContentUploadStreamsExactBytes() async throws { try await ProvisioningContract.contentUploadStreamsExactBytes(.postgres) }
+    @Test func serialProvisioningOversizedUploadKeepsThePreviousBlob() async throws { try await ProvisioningContract.oversizedUploadKeepsThePreviousBlob(.postgres) }
+    @Test func serialProvisioningOverlappingUploadsLeaveNoOrphans() async throws { try await ProvisioningContract.overlappingUploadsLeaveNoOrphans(.postgres) }
+    @Test func serialProvisioningProtectedContentFollowsGroups() async throws { try await ProvisioningContract.protectedContentFollowsGroups(.postgres) }
+    @Test func serialProvisioningGroupMembersAreUpserted() async throws { try await ProvisioningContract.groupMembersAreUpserted(.postgres) }
 }

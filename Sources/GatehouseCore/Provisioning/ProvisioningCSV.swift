@@ -1,8 +1,11 @@
 /// The CSV of the provisioning API (RFC 4180 fields; lines end with `\n`).
 public enum ProvisioningCSV {
-    /// A field, quoted when it holds a comma, a quote or a line break.
+    /// A field, quoted when it holds a comma, a quote or a line break, or starts or ends with
+    /// a space or tab (``parse`` trims those around unquoted fields).
     public static func field(_ value: String) -> String {
-        guard value.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) else { return value }
+        let edges: (UInt8?) -> Bool = { $0 == 32 || $0 == 9 }
+        guard value.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) || edges(value.utf8.first) || edges(value.utf8.last)
+        else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 

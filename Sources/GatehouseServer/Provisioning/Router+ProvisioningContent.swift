@@ -55,6 +55,7 @@ extension GatehouseApp {
         let form = ProvisioningForm.query(request)
         if form["show"] == "groups" {
             let (offset, limit) = try form.paging()
+            _ = try await provisioning.content(caller, model: name, id: id)
             return ProvisioningReply.csv(try await provisioning.memberGroups(caller, model: name, type: "content", memberId: id, offset: offset, limit: limit).map { [$0] })
         }
         let item: ContentItem

@@ -97,6 +97,7 @@ extension GatehouseApp {
                 })
             case "groups":
                 let (offset, limit) = try form.paging()
+                _ = try await provisioning.serial(caller, model: name, sn: sn)
                 return ProvisioningReply.csv(try await provisioning.memberGroups(caller, model: name, type: "sn", memberId: sn, offset: offset, limit: limit).map { [$0] })
             default:
                 let (_, serial) = try await provisioning.serial(caller, model: name, sn: sn)
