@@ -31,7 +31,15 @@ final class CredentialCache: Sendable {
         /// `operator:organization:preset` (found ones only).
         var activationOperators: [Int64: Entry<ActivationOperator>] = [:]
         var issueTargets: [String: Entry<IssueTarget>] = [:]
+        /// Serial provisioning: a device's content list by CIK hash. Content and group changes
+        /// bump a generation of their own; serial changes drop everything (they go through `invalidate`).
+        var provisioningGeneration: UInt64 = 0
+        var deviceContents: [String: Entry<DeviceContents>] = [:]
     }
+
+    /// A device with the content ids it may see, valid for request times before `stableUntil`
+    /// (the next group-membership expiry of its model; nil when none is pending).
+    typealias DeviceContents = (device: ProvisionedDevice, contents: [String], stableUntil: Int64?)
 
     typealias ActivationOperator = (node: Tenant, settings: OperatorSettings)
 
@@ -55,7 +63,30 @@ final class CredentialCache: Sendable {
             $0.issueTargets.removeAll(keepingCapacity: true)
             $0.channelGeneration &+= 1
             $0.channels.removeAll(keepingCapacity: true)
+            $0.provisioningGeneration &+= 1
+            $0.deviceContents.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// Drops the cached device content lists only (after a content or group change).
+    func invalidateProvisioning() {
+        state.withLockedValue {
+            $0.provisioningGeneration &+= 1
+            $0.deviceContents.removeAll(keepingCapacity: true)
+        }
+    }
+
+    var provisioningGeneration: UInt64 { state.withLockedValue { $0.provisioningGeneration } }
+
+    /// A device's cached content list, if it still holds at request time `at`.
+    func deviceContents(_ cikHash: String, at: Int64) -> DeviceContents? {
+        guard let found = lookup(\.deviceContents, cikHash, generation: \.provisioningGeneration) else { return nil }
+        if let stableUntil = found.stableUntil, at >= stableUntil { return nil }
+        return found
+    }
+
+    func store(deviceContents value: DeviceContents, for cikHash: String, readAt generation: UInt64) {
+        store(value, in: \.deviceContents, for: cikHash, readAt: generation, current: \.provisioningGeneration)
     }
 
     /// Drops the cached channel records only (after a write that changes a channel but no credential).

@@ -20,7 +20,9 @@ extension SQLStore {
     // MARK: Content
 
     public func createContent(modelId: Int64, name: String, meta: String, isProtected: Bool, at: Int64, audit: AuditIntent) async throws -> ContentItem {
-        try await database.transaction { db in
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
+        return try await database.transaction { db in
             if try await db.raw("SELECT id FROM provision_contents WHERE model_id = \(bind: modelId) AND name = \(bind: name)").first() != nil {
                 throw GatehouseError(.conflict, "content \(name) already exists", field: "id")
             }
@@ -71,6 +73,8 @@ extension SQLStore {
     }
 
     public func deleteContent(modelId: Int64, name: String, at: Int64, audit: AuditIntent) async throws {
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
         try await database.transaction { db in
             guard let row = try await db.raw("DELETE FROM provision_contents WHERE model_id = \(bind: modelId) AND name = \(bind: name) RETURNING id").first()
             else { throw GatehouseError.notFound("content", name) }
@@ -101,6 +105,8 @@ extension SQLStore {
     }
 
     public func finishBlob(contentId: Int64, blobId: Int64, contentType: String, size: Int64, sha256: String, at: Int64, audit: AuditIntent) async throws {
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
         try await database.transaction { db in
             // The previous blob, read under the content row's lock (SQLite's write lock is already held).
             let lock = database.engine == .postgres ? " FOR UPDATE" : ""
@@ -157,7 +163,9 @@ extension SQLStore {
     static let groupColumns = "g.id, g.model_id, g.name, g.meta, (SELECT COUNT(*) FROM provision_group_members x WHERE x.group_id = g.id) AS members"
 
     public func createGroup(modelId: Int64, name: String, meta: String, at: Int64, audit: AuditIntent) async throws -> ContentGroup {
-        try await database.transaction { db in
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
+        return try await database.transaction { db in
             if try await db.raw("SELECT id FROM provision_groups WHERE model_id = \(bind: modelId) AND name = \(bind: name)").first() != nil {
                 throw GatehouseError(.conflict, "group \(name) already exists", field: "id")
             }
@@ -188,6 +196,8 @@ extension SQLStore {
     }
 
     public func deleteGroup(modelId: Int64, name: String, at: Int64, audit: AuditIntent) async throws {
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
         try await database.transaction { db in
             guard let row = try await db.raw("DELETE FROM provision_groups WHERE model_id = \(bind: modelId) AND name = \(bind: name) RETURNING id").first()
             else { throw GatehouseError.notFound("group", name) }
@@ -197,6 +207,8 @@ extension SQLStore {
     }
 
     public func putGroupMembers(groupId: Int64, _ members: [GroupMember], at: Int64, audit: AuditIntent) async throws {
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
         // A member named twice keeps its last values (PostgreSQL refuses to upsert one row twice in a statement).
         var last: [String: Int] = [:]
         for (index, member) in members.enumerated() { last[member.type + "\u{0}" + member.memberId] = index }
@@ -213,6 +225,8 @@ extension SQLStore {
     }
 
     public func removeGroupMembers(groupId: Int64, _ members: [(type: String, memberId: String)], at: Int64, audit: AuditIntent) async throws {
+        // Device content lists cached in this process change with it.
+        defer { cache?.invalidateProvisioning() }
         try await database.transaction { db in
             for member in members {
                 try await db.raw("""

@@ -85,12 +85,18 @@ extension SQLStore {
         } }
     }
 
-    /// PostgreSQL: locks serial rows in id order (every multi-serial writer takes its locks this way).
-    static func lockSerials(_ db: any SQLDatabase, ids: [Int64]) async throws {
+    /// PostgreSQL: locks serial rows in id order (every multi-serial writer takes its locks this
+    /// way); answers the ids that still exist.
+    @discardableResult
+    static func lockSerials(_ db: any SQLDatabase, ids: [Int64]) async throws -> Set<Int64> {
+        var present = Set<Int64>()
         for chunk in Set(ids).sorted().chunked(1000) {
             let list = chunk.map(String.init).joined(separator: ", ")
-            _ = try await db.raw("SELECT id FROM provision_serials WHERE id IN (\(unsafeRaw: list)) ORDER BY id FOR UPDATE").all()
+            for row in try await db.raw("SELECT id FROM provision_serials WHERE id IN (\(unsafeRaw: list)) ORDER BY id FOR UPDATE").all() {
+                present.insert(try row.decode(column: "id", as: Int64.self))
+            }
         }
+        return present
     }
 
     // MARK: Reading
@@ -221,28 +227,9 @@ extension SQLStore {
 
     public func activateSerial(vendorName: String, modelName: String, sn: String, cikHash: String, at: Int64, connection: String) async throws
         -> SerialActivation {
-        guard let row = try await database.withConnection({ db in
-            try await db.raw("""
-                SELECT s.id, s.state, s.window_ends_at, s.owner_id, s.device_id, o.path AS owner_path
-                FROM vendors v JOIN provision_models m ON m.vendor_id = v.tenant_id JOIN provision_serials s ON s.model_id = m.id
-                LEFT JOIN tenants o ON o.id = s.owner_id
-                WHERE v.name = \(bind: vendorName) AND m.name = \(bind: modelName) AND s.sn = \(bind: sn)
-                """).first()
-        }) else { return .unknown }
-        let serialId = try row.decode(column: "id", as: Int64.self)
-        let state = try row.decode(column: "state", as: String.self)
-        let windowEndsAt = try row.decode(column: "window_ends_at", as: Int64?.self)
-        let status = SerialRecord(id: serialId, modelId: 0, sn: sn, extra: "", state: state, ownerId: nil, ownerKey: nil, deviceId: nil, enabledAt: nil,
-                                  windowEndsAt: windowEndsAt, activatedAt: nil, createdAt: 0).status(at: at)
-        guard status == .enabled else {
-            _ = try await serialActivations.submit(.refusal(serialId: serialId, at: at, connection: connection, status: status))
-            return .refused(status)
-        }
-        let activation = SerialActivationRequest(serialId: serialId, cikHash: cikHash, at: at, connection: connection,
-                                                 ownerId: try row.decode(column: "owner_id", as: Int64?.self),
-                                                 ownerPath: try row.decode(column: "owner_path", as: String?.self),
-                                                 deviceId: try row.decode(column: "device_id", as: Int64?.self))
-        return try await serialActivations.submit(.activation(activation)) ? .activated : .refused(.activated)
+        // Decided and written in the group commit: no round trip of its own.
+        try await serialActivations.submit(SerialActivationRequest(vendorName: vendorName, modelName: modelName, sn: sn, cikHash: cikHash, at: at,
+                                                                   connection: connection))
     }
 
     static let provisionedColumns = "s.id AS serial_id, s.sn, s.model_id, m.name AS model_name, v.name AS vendor_name"
@@ -264,9 +251,13 @@ extension SQLStore {
     }
 
     public func deviceContentList(cikHash: String, at: Int64) async throws -> (device: ProvisionedDevice, contents: [String])? {
-        try await database.withConnection { db in
+        if let cached = cache?.deviceContents(cikHash, at: at) { return (cached.device, cached.contents) }
+        let generation = cache?.provisioningGeneration ?? 0
+        let found = try await database.withConnection { db -> CredentialCache.DeviceContents? in
             let rows = try await db.raw("""
-                SELECT \(unsafeRaw: Self.provisionedColumns), c.name AS content
+                SELECT \(unsafeRaw: Self.provisionedColumns), c.name AS content,
+                    (SELECT MIN(gm.expire) FROM provision_groups g JOIN provision_group_members gm ON gm.group_id = g.id
+                     WHERE g.model_id = s.model_id AND gm.expire > \(bind: at)) AS stable_until
                 FROM provision_serials s JOIN provision_models m ON m.id = s.model_id JOIN vendors v ON v.tenant_id = m.vendor_id
                 LEFT JOIN provision_contents c ON c.model_id = s.model_id AND c.blob_id IS NOT NULL
                     AND (c.protected = 0 OR \(Self.sharedGroup(content: "c.name", sn: "s.sn", model: "s.model_id", at: at)))
@@ -274,8 +265,12 @@ extension SQLStore {
                 ORDER BY c.name
                 """).all()
             guard let first = rows.first else { return nil }
-            return (try Self.provisionedDevice(from: first), try rows.compactMap { try $0.decode(column: "content", as: String?.self) })
+            return (try Self.provisionedDevice(from: first), try rows.compactMap { try $0.decode(column: "content", as: String?.self) },
+                    try first.decode(column: "stable_until", as: Int64?.self))
         }
+        guard let found else { return nil }
+        cache?.store(deviceContents: found, for: cikHash, readAt: generation)
+        return (found.device, found.contents)
     }
 
     /// `EXISTS (…)`: a group of the model holds both the content and the serial, neither membership expired.

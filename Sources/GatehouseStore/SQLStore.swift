@@ -16,7 +16,7 @@ public struct SQLStore: ManagementStore {
     /// Group commit of new activation tokens and their redemptions, together (agent activation).
     let activationWrites: GroupCommit<ActivationWrite, ActivationWritten>
     /// Group commit of serial activations (serial provisioning).
-    let serialActivations: GroupCommit<SerialActivationWrite, Bool>
+    let serialActivations: GroupCommit<SerialActivationRequest, SerialActivation>
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
