@@ -13,19 +13,25 @@ struct FormParameters: Sendable {
     static func read(_ request: Request, limit: Int) async throws -> FormParameters {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { values[String(key)] = String(value) }
-        var request = request
-        let body = try await request.collectBody(upTo: limit)
-        if body.readableBytes > 0 {
-            let media = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-            guard media == "application/x-www-form-urlencoded" else {
-                throw GatehouseError(.unsupportedMediaType, "the body must be application/x-www-form-urlencoded")
-            }
-            guard let text = body.getString(at: body.readerIndex, length: body.readableBytes) else {
-                throw GatehouseError(.invalidRequest, "the form body is not valid UTF-8")
-            }
+        if let text = try await body(request, limit: limit) {
             for (key, value) in try parse(text) { values[key] = value }
         }
         return FormParameters(values: values)
+    }
+
+    /// The text of an `application/x-www-form-urlencoded` body of at most `limit` bytes; nil when there is none.
+    static func body(_ request: Request, limit: Int) async throws -> String? {
+        var request = request
+        let body = try await request.collectBody(upTo: limit)
+        guard body.readableBytes > 0 else { return nil }
+        let media = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard media == "application/x-www-form-urlencoded" else {
+            throw GatehouseError(.unsupportedMediaType, "the body must be application/x-www-form-urlencoded")
+        }
+        guard let text = body.getString(at: body.readerIndex, length: body.readableBytes) else {
+            throw GatehouseError(.invalidRequest, "the form body is not valid UTF-8")
+        }
+        return text
     }
 
     /// Parses `a=1&b=two+words`: `+` is a space, `%XX` an escaped byte.

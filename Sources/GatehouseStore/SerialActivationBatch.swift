@@ -56,8 +56,7 @@ enum SerialActivationBatch {
             for (index, request) in batch.enumerated() {
                 guard let modelId = models[ModelKey(vendor: request.vendorName, model: request.modelName)],
                       let serial = serials[SerialKey(modelId: modelId, sn: request.sn)], present.contains(serial.id) else { continue }
-                let status = SerialRecord(id: serial.id, modelId: modelId, sn: request.sn, extra: "", state: serial.state, ownerId: nil, ownerKey: nil,
-                                          deviceId: nil, enabledAt: nil, windowEndsAt: serial.windowEndsAt, activatedAt: nil, createdAt: 0).status(at: request.at)
+                let status = SerialStatus(state: serial.state, windowEndsAt: serial.windowEndsAt, at: request.at)
                 if status == .enabled, claimed.insert(serial.id).inserted {
                     claims.append((index, request, serial))
                 } else if status == .enabled {

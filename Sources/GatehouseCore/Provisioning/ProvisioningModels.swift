@@ -57,6 +57,16 @@ public enum SerialStatus: String, Codable, Sendable {
     case activated
     /// Disabled by the vendor or the owner; its CIK no longer works.
     case disabled
+
+    /// The status of a stored state (`added`, `enabled`, `activated`, `disabled`) at `now`.
+    public init(state: String, windowEndsAt: Int64?, at now: Int64) {
+        switch state {
+        case "enabled": self = (windowEndsAt ?? 0) > now ? .enabled : .expired
+        case "activated": self = .activated
+        case "disabled": self = .disabled
+        default: self = .unused
+        }
+    }
 }
 
 /// A serial number of a model.
@@ -96,12 +106,7 @@ public struct SerialRecord: Codable, Hashable, Sendable {
 
     /// The status at `now` (an enabled serial past its window is `expired`).
     public func status(at now: Int64) -> SerialStatus {
-        switch state {
-        case "enabled": (windowEndsAt ?? 0) > now ? .enabled : .expired
-        case "activated": .activated
-        case "disabled": .disabled
-        default: .unused
-        }
+        SerialStatus(state: state, windowEndsAt: windowEndsAt, at: now)
     }
 }
 

@@ -35,15 +35,7 @@ struct ProvisioningForm: Sendable {
     /// The query string and an `application/x-www-form-urlencoded` body of at most `limit` bytes.
     static func read(_ request: Request, limit: Int) async throws -> ProvisioningForm {
         var form = query(request)
-        var request = request
-        let body = try await request.collectBody(upTo: limit)
-        guard body.readableBytes > 0 else { return form }
-        guard ProvisioningForm.media(request) == "application/x-www-form-urlencoded" else {
-            throw GatehouseError(.unsupportedMediaType, "the body must be application/x-www-form-urlencoded")
-        }
-        guard let text = body.getString(at: body.readerIndex, length: body.readableBytes) else {
-            throw GatehouseError(.invalidRequest, "the form body is not valid UTF-8")
-        }
+        guard let text = try await FormParameters.body(request, limit: limit) else { return form }
         // Firmware may end the body with a stray line break.
         form.pairs += try FormParameters.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
         return form
