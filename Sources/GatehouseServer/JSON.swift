@@ -21,7 +21,7 @@ enum JSON {
     /// Reads and decodes a JSON request body of at most `limit` bytes.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
         if let contentType = request.headers[.contentType] {
-            let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let media = RequestMediaType.essence(contentType)
             guard media == "application/json" else {
                 throw GatehouseError(.unsupportedMediaType, "the body must be application/json")
             }

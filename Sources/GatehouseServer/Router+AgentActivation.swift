@@ -12,7 +12,6 @@ extension GatehouseApp {
             guard let title = try body.string("title") else { throw GatehouseError.invalid("title", "title is required") }
             let issued = try await activation.issueToken(caller, title: title, organizationId: try VSaaS.id(body, "organization_id"),
                                                          presetId: try VSaaS.id(body, "preset_id"))
-            webhooks.nudge()
             return VSaaS.json(VSaaS.token(issued.token, issued.record, withCamera: false))
         }
         router.get("/vsaas/api/v2/agent-activation-tokens/:token") { request, context in
@@ -31,7 +30,6 @@ extension GatehouseApp {
             let grant = try await activation.activate(AgentActivationRequest(
                 operatorId: operatorId, token: fields["token"] ?? fields["sign"], serial: fields["serial"] ?? "", version: fields["version"],
                 mac: fields["mac"], sourceAddress: context.clientAddress))
-            webhooks.nudge()
             return VSaaS.json(["agent_id": grant.agentId, "agent_key": grant.agentKey, "watcher_url": grant.watcherURL,
                                "status": grant.status.rawValue, "camera_name": grant.cameraName as Any? ?? NSNull()] as [String: Any])
         }
@@ -62,7 +60,6 @@ extension GatehouseApp {
             guard let title = try body.string("title") else { throw GatehouseError.invalid("title", "title is required") }
             let camera = try await activation.assignAgent(caller, agentId: try context.id(), organizationId: try VSaaS.id(body, "organization_id"),
                                                           presetId: try VSaaS.id(body, "preset_id"), title: title)
-            webhooks.nudge()
             return VSaaS.json(VSaaS.camera(camera), status: .created)
         }
 
@@ -77,14 +74,13 @@ extension GatehouseApp {
         }
         router.delete("/vsaas/api/v2/cameras/:name") { request, context in
             try await activation.deleteCamera(try await operatorCaller(request), name: context.parameters.get("name") ?? "")
-            webhooks.nudge()
             return Response(status: .noContent)
         }
     }
 
     /// The fields of an agent's call: a form body (as the agent's own API uses) or a JSON object.
     static func agentFields(_ request: Request) async throws -> [String: String] {
-        let media = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let media = RequestMediaType.of(request.headers)
         if media == "application/json" {
             let body = try await TieredBody.read(request, limit: 16 * 1024)
             var fields: [String: String] = [:]

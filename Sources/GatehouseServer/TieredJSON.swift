@@ -12,7 +12,7 @@ struct TieredBody: Sendable {
     /// Reads a JSON object body of at most `limit` bytes; an absent body is `{}` when `optional`.
     static func read(_ request: Request, limit: Int, optional: Bool = false) async throws -> TieredBody {
         if let contentType = request.headers[.contentType] {
-            let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            let media = RequestMediaType.essence(contentType)
             guard media == "application/json" else { throw GatehouseError(.unsupportedMediaType, "the body must be application/json") }
         }
         var request = request

@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// Every node may run one: deliveries are claimed with a lease in the database, so two nodes
 /// never send one at the same moment, and what a stopped node had pending is sent by
 /// whichever node runs next (at least once; receivers dedupe by `X-Gatehouse-Delivery`).
-/// It polls every ``Configuration/pollInterval``; ``nudge()`` after an enqueue sends at once.
+/// It polls every ``Configuration/pollInterval``, and sends at once what this node queues
+/// (the store rings ``SQLStore/webhookOutbox`` after each commit that queued deliveries).
 /// On graceful shutdown it claims nothing more and lets the attempts under way finish.
 /// Secrets and bodies are never logged.
 public final class WebhookDeliveryService: Service {
@@ -63,10 +64,14 @@ public final class WebhookDeliveryService: Service {
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
-        (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (self.wake, self.waker) = (wake, waker)
+        // The store rings after each commit that queued deliveries on this node.
+        store.webhookOutbox.onCommit { waker.yield() }
     }
 
-    /// Looks for due deliveries now rather than at the next poll (call it after an enqueue commits).
+    /// Looks for due deliveries now rather than at the next poll (the store does this itself
+    /// after every commit that queued deliveries on this node).
     public func nudge() { waker.yield() }
 
     public func run() async throws {

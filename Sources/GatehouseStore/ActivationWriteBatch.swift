@@ -42,9 +42,9 @@ typealias QueuedEvent = (operatorId: Int64, event: WebhookEvent, payload: String
 /// tokens (``TokenIssueBatch``), then the redemptions (``RedemptionBatch``), then the audit
 /// entries and webhook deliveries of both. On the single writer of SQLite (and the one
 /// drain loop per node on PostgreSQL) this keeps the statements per activation few and the
-/// transactions large.
+/// transactions large. Answers each write, and how many webhook deliveries were queued.
 enum ActivationWriteBatch {
-    static func commit(_ database: any Database, _ batch: [ActivationWrite]) async throws -> [Result<ActivationWritten, any Error>] {
+    static func commit(_ database: any Database, _ batch: [ActivationWrite]) async throws -> (results: [Result<ActivationWritten, any Error>], queued: Int) {
         var issues: [(Int, TokenIssue)] = [], redemptions: [(Int, RedemptionRequest)] = []
         for (index, write) in batch.enumerated() {
             switch write {
@@ -66,8 +66,8 @@ enum ActivationWriteBatch {
                 try await db.raw(MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
                                                       chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }).run()
             }
-            try await SQLStore.enqueueWebhookEvents(db, events)
-            return results.map { $0! }
+            let queued = try await SQLStore.enqueueWebhookEvents(db, events)
+            return (results.map { $0! }, queued)
         }
     }
 }

@@ -28,9 +28,9 @@ final class CredentialCache: Sendable {
         var channelGeneration: UInt64 = 0
         var channels: [Int64: Entry<ChannelRecord>] = [:]
         /// Agent activation: operator nodes with their settings, and token-issue targets by
-        /// `operator:organization:preset` (found ones only).
+        /// operator, organization and preset (found ones only).
         var activationOperators: [Int64: Entry<ActivationOperator>] = [:]
-        var issueTargets: [String: Entry<IssueTarget>] = [:]
+        var issueTargets: [IssueTargetKey: Entry<IssueTarget>] = [:]
         /// Serial provisioning: a device's content list by CIK hash. Content and group changes
         /// bump a generation of their own; serial changes drop everything (they go through `invalidate`).
         var provisioningGeneration: UInt64 = 0
@@ -153,9 +153,9 @@ final class CredentialCache: Sendable {
         store(value, in: \.activationOperators, for: value.node.id, readAt: generation)
     }
 
-    func issueTarget(_ key: String) -> IssueTarget? { lookup(\.issueTargets, key) }
+    func issueTarget(_ key: IssueTargetKey) -> IssueTarget? { lookup(\.issueTargets, key) }
 
-    func store(issueTarget value: IssueTarget, for key: String, readAt generation: UInt64) {
+    func store(issueTarget value: IssueTarget, for key: IssueTargetKey, readAt generation: UInt64) {
         store(value, in: \.issueTargets, for: key, readAt: generation)
     }
 }

@@ -130,7 +130,7 @@ extension SQLStore {
     }
 
     public func assignAgent(id: Int64, operatorId: Int64, organizationId: Int64, presetId: Int64, title: String, at: Int64, audit: AuditIntent) async throws -> Camera {
-        try await database.transaction { db in
+        let (camera, queued) = try await database.transaction { db in
             guard let row = try await db.raw("""
                 UPDATE agents SET status = 'active' WHERE id = \(bind: id) AND operator_id = \(bind: operatorId) AND status = 'unassigned'
                 RETURNING \(unsafeRaw: Self.agentColumns)
@@ -143,9 +143,10 @@ extension SQLStore {
             let agent = try Self.agentRecord(from: row)
             let camera = try await Self.insertCamera(db, operatorId: operatorId, organizationId: organizationId, presetId: presetId, title: title, agent: agent, at: at)
             try await Self.audit(db, at: at, intent: audit, action: "camera.activate", targetType: "device", targetId: String(camera.deviceId), tenantId: organizationId)
-            try await Self.enqueueCameraEvent(db, .cameraActivated, camera, at: at)
-            return camera
+            return (camera, try await Self.enqueueCameraEvent(db, .cameraActivated, camera, at: at))
         }
+        webhookOutbox.committed(queued)
+        return camera
     }
 
     public func agentSeen(id: Int64, version: String?, at: Int64) async throws {
@@ -226,7 +227,7 @@ extension SQLStore {
     }
 
     public func deleteCamera(operatorId: Int64, name: String, at: Int64, audit: AuditIntent) async throws {
-        try await database.transaction { db in
+        let queued = try await database.transaction { db in
             guard let camera = try await Self.fetchCameras(db, filter: SQLQueryString("c.operator_id = \(bind: operatorId) AND c.name = \(bind: name)"),
                                                            limit: 1, offset: 0).first else { throw GatehouseError.notFound("camera", name) }
             if let agentId = camera.agentId {
@@ -237,13 +238,15 @@ extension SQLStore {
             try await db.raw("DELETE FROM devices WHERE id = \(bind: camera.deviceId)").run()
             try await Self.audit(db, at: at, intent: audit, action: "camera.deactivate", targetType: "device", targetId: String(camera.deviceId),
                                  tenantId: camera.organizationId)
-            try await Self.enqueueCameraEvent(db, .cameraDeactivated, camera, at: at)
+            return try await Self.enqueueCameraEvent(db, .cameraDeactivated, camera, at: at)
         }
+        webhookOutbox.committed(queued)
     }
 
-    /// Queues a camera event for the operator's webhooks, in the transaction that made it.
-    static func enqueueCameraEvent(_ db: any SQLDatabase, _ event: WebhookEvent, _ camera: Camera, at: Int64) async throws {
-        try await enqueueWebhookEvent(db, operatorId: camera.operatorId, event: event, payload: cameraEventPayload(camera), at: at)
+    /// Queues a camera event for the operator's webhooks, in the transaction that made it;
+    /// answers how many deliveries were queued.
+    static func enqueueCameraEvent(_ db: any SQLDatabase, _ event: WebhookEvent, _ camera: Camera, at: Int64) async throws -> Int {
+        try await enqueueWebhookEvent(db, operatorId: camera.operatorId, event: event, payload: cameraEventPayload(camera), at: at).count
     }
 
     /// The webhook data of a camera event.

@@ -22,16 +22,19 @@ extension SQLStore: CredentialStore {
 
     public func bearer(hash: String) async throws -> BearerContext? {
         if let cached = cache?.bearer(hash) { return cached }
+        if let reads = coalescedReads { return try await reads.bearers.read(hash) }
         let generation = cache?.generation ?? 0
-        let found = try await readBearer(hash: hash)
+        let found = try await Self.readBearers(database, hashes: [hash])[hash]
         if let found { cache?.store(bearer: found, for: hash, readAt: generation) }
         return found
     }
 
-    func readBearer(hash: String) async throws -> BearerContext? {
-        try await database.withConnection { db in
-            // One round trip: the token, its user and the user's node, its client and the client's node.
-            guard let row = try await db.raw("""
+    /// Tokens by hash with their user and the user's node, their client and the client's
+    /// node: one round trip for all of them.
+    static func readBearers(_ database: any Database, hashes: [String]) async throws -> [String: BearerContext] {
+        guard !hashes.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var query = SQLQueryString("""
                 SELECT \(unsafeRaw: Self.tokenColumns),
                        u.id AS u_id, u.tenant_id AS u_tenant_id, u.email AS u_email, u.name AS u_name, u.permissions AS u_permissions,
                        u.scopes AS u_scopes, u.enabled AS u_enabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
@@ -45,39 +48,53 @@ extension SQLStore: CredentialStore {
                 LEFT JOIN tenants n ON n.id = u.tenant_id
                 LEFT JOIN api_clients c ON c.id = t.client_id
                 LEFT JOIN tenants cn ON cn.id = c.tenant_id
-                WHERE t.token_hash = \(bind: hash)
-                """).first() else { return nil }
-            let token = try Self.token(from: row)
-            var user: User?
-            if let id = try row.decode(column: "u_id", as: Int64?.self) {
-                user = User(
-                    id: id, tenantId: try row.decode(column: "u_tenant_id", as: Int64.self), email: try row.decode(column: "u_email", as: String.self),
-                    name: try row.decode(column: "u_name", as: String.self),
-                    permissions: try row.decode(column: "u_permissions", as: String.self).split(separator: ",").compactMap { Permission(rawValue: String($0)) },
-                    scopes: try row.decode(column: "u_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
-                    enabled: try row.decode(column: "u_enabled", as: Bool.self),
-                    createdAt: try row.decode(column: "u_created_at", as: Int64.self), updatedAt: try row.decode(column: "u_updated_at", as: Int64.self))
+                WHERE t.token_hash IN (
+                """)
+            for (index, hash) in hashes.enumerated() {
+                if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+                query.appendInterpolation(bind: hash)
             }
-            var tenant: Tenant?
-            if let id = try row.decode(column: "n_id", as: Int64?.self), let kind = TenantKind(rawValue: try row.decode(column: "n_kind", as: String.self)) {
-                tenant = Tenant(
-                    id: id, key: try row.decode(column: "n_key", as: String.self), kind: kind, parentId: try row.decode(column: "n_parent_id", as: Int64?.self),
-                    name: try row.decode(column: "n_name", as: String.self), enabled: try row.decode(column: "n_enabled", as: Bool.self),
-                    path: try row.decode(column: "n_path", as: String.self),
-                    createdAt: try row.decode(column: "n_created_at", as: Int64.self), updatedAt: try row.decode(column: "n_updated_at", as: Int64.self))
+            query.appendInterpolation(unsafeRaw: ")")
+            var found: [String: BearerContext] = [:]
+            for row in try await db.raw(query).all() {
+                let context = try bearerContext(from: row)
+                found[context.token.tokenHash] = context
             }
-            var client: APIClient?
-            if let id = try row.decode(column: "c_id", as: Int64?.self) {
-                client = APIClient(
-                    id: id, clientId: try row.decode(column: "c_client_id", as: String.self), tenantId: try row.decode(column: "c_tenant_id", as: Int64.self),
-                    name: try row.decode(column: "c_name", as: String.self),
-                    scopes: try row.decode(column: "c_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
-                    provisioning: try row.decode(column: "c_provisioning", as: Bool.self), enabled: try row.decode(column: "c_enabled", as: Bool.self),
-                    createdAt: try row.decode(column: "c_created_at", as: Int64.self), updatedAt: try row.decode(column: "c_updated_at", as: Int64.self))
-            }
-            let clientTenantEnabled = try row.decode(column: "cn_enabled", as: Bool?.self) ?? false
-            return BearerContext(token: token, user: user, tenant: tenant, client: client, clientTenantEnabled: clientTenantEnabled)
+            return found
         }
+    }
+
+    static func bearerContext(from row: any SQLRow) throws -> BearerContext {
+        let token = try Self.token(from: row)
+        var user: User?
+        if let id = try row.decode(column: "u_id", as: Int64?.self) {
+            user = User(
+                id: id, tenantId: try row.decode(column: "u_tenant_id", as: Int64.self), email: try row.decode(column: "u_email", as: String.self),
+                name: try row.decode(column: "u_name", as: String.self),
+                permissions: try row.decode(column: "u_permissions", as: String.self).split(separator: ",").compactMap { Permission(rawValue: String($0)) },
+                scopes: try row.decode(column: "u_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
+                enabled: try row.decode(column: "u_enabled", as: Bool.self),
+                createdAt: try row.decode(column: "u_created_at", as: Int64.self), updatedAt: try row.decode(column: "u_updated_at", as: Int64.self))
+        }
+        var tenant: Tenant?
+        if let id = try row.decode(column: "n_id", as: Int64?.self), let kind = TenantKind(rawValue: try row.decode(column: "n_kind", as: String.self)) {
+            tenant = Tenant(
+                id: id, key: try row.decode(column: "n_key", as: String.self), kind: kind, parentId: try row.decode(column: "n_parent_id", as: Int64?.self),
+                name: try row.decode(column: "n_name", as: String.self), enabled: try row.decode(column: "n_enabled", as: Bool.self),
+                path: try row.decode(column: "n_path", as: String.self),
+                createdAt: try row.decode(column: "n_created_at", as: Int64.self), updatedAt: try row.decode(column: "n_updated_at", as: Int64.self))
+        }
+        var client: APIClient?
+        if let id = try row.decode(column: "c_id", as: Int64?.self) {
+            client = APIClient(
+                id: id, clientId: try row.decode(column: "c_client_id", as: String.self), tenantId: try row.decode(column: "c_tenant_id", as: Int64.self),
+                name: try row.decode(column: "c_name", as: String.self),
+                scopes: try row.decode(column: "c_scopes", as: String.self).split(separator: " ").compactMap { Scope(rawValue: String($0)) },
+                provisioning: try row.decode(column: "c_provisioning", as: Bool.self), enabled: try row.decode(column: "c_enabled", as: Bool.self),
+                createdAt: try row.decode(column: "c_created_at", as: Int64.self), updatedAt: try row.decode(column: "c_updated_at", as: Int64.self))
+        }
+        let clientTenantEnabled = try row.decode(column: "cn_enabled", as: Bool?.self) ?? false
+        return BearerContext(token: token, user: user, tenant: tenant, client: client, clientTenantEnabled: clientTenantEnabled)
     }
 
     public func issue(_ tokens: [AccessTokenRecord], audit: (AuditIntent, action: String, tenantId: Int64?)?) async throws -> [Int64] {

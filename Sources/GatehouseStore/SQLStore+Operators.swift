@@ -24,45 +24,65 @@ extension SQLStore: ActivationStore {
 
     public func activationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)? {
         if let cached = cache?.activationOperator(id) { return cached }
+        if let reads = coalescedReads { return try await reads.operators.read(id) }
         let generation = cache?.generation ?? 0
-        let found = try await readActivationOperator(id: id)
+        let found = try await Self.readActivationOperators(database, ids: [id])[id]
         if let found { cache?.store(activationOperator: found, readAt: generation) }
         return found
     }
 
-    func readActivationOperator(id: Int64) async throws -> (node: Tenant, settings: OperatorSettings)? {
-        try await database.withConnection { db in
-            guard let row = try await db.raw("""
+    /// Operator nodes with their activation settings, by id: one round trip for all of them.
+    static func readActivationOperators(_ database: any Database, ids: [Int64]) async throws -> [Int64: CredentialCache.ActivationOperator] {
+        guard !ids.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var found: [Int64: CredentialCache.ActivationOperator] = [:]
+            for row in try await db.raw("""
                 SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
                        s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-                FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id WHERE t.id = \(bind: id)
-                """).first() else { return nil }
-            return (try Self.tenant(from: row), try Self.operatorSettings(from: row))
+                FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id WHERE t.id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ",")))
+                """).all() {
+                let node = try Self.tenant(from: row)
+                found[node.id] = (node, try Self.operatorSettings(from: row))
+            }
+            return found
         }
     }
 
     public func issueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget {
-        let key = "\(operatorId):\(organizationId):\(presetId)"
+        let key = IssueTargetKey(operatorId: operatorId, organizationId: organizationId, presetId: presetId)
         if let cached = cache?.issueTarget(key) { return cached }
+        if let reads = coalescedReads, let found = try await reads.issueTargets.read(key) { return found }
         let generation = cache?.generation ?? 0
-        let found = try await readIssueTarget(operatorId: operatorId, organizationId: organizationId, presetId: presetId)
+        guard let found = try await Self.readIssueTargets(database, keys: [key])[key] else {
+            throw GatehouseError(.internal, "the issue-target query returned no row")
+        }
         if found.organization != nil, found.presetOrganizationId != nil { cache?.store(issueTarget: found, for: key, readAt: generation) }
         return found
     }
 
-    func readIssueTarget(operatorId: Int64, organizationId: Int64, presetId: Int64) async throws -> IssueTarget {
-        try await database.withConnection { db in
-            guard let row = try await db.raw("""
-                SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
+    /// What tokens would be issued for, one row per key (ids are integers, written as literals).
+    static func readIssueTargets(_ database: any Database, keys: [IssueTargetKey]) async throws -> [IssueTargetKey: IssueTarget] {
+        guard !keys.isEmpty else { return [:] }
+        let asked = keys.enumerated().map { index, key in
+            "SELECT \(index) AS k, \(key.organizationId) AS org, \(key.presetId) AS preset, \(key.operatorId) AS op"
+        }.joined(separator: " UNION ALL ")
+        return try await database.withConnection { db in
+            var found: [IssueTargetKey: IssueTarget] = [:]
+            for row in try await db.raw("""
+                SELECT q.k, t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
                        s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-                FROM (SELECT 1 AS one) o
-                LEFT JOIN tenants t ON t.id = \(bind: organizationId)
-                LEFT JOIN presets p ON p.id = \(bind: presetId)
-                LEFT JOIN operator_settings s ON s.tenant_id = \(bind: operatorId)
-                """).first() else { throw GatehouseError(.internal, "the issue-target query returned no row") }
-            let organization = try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.tenant(from: row)
-            return IssueTarget(organization: organization, presetOrganizationId: try row.decode(column: "preset_organization", as: Int64?.self),
-                               settings: try Self.operatorSettings(from: row))
+                FROM (\(unsafeRaw: asked)) q
+                LEFT JOIN tenants t ON t.id = q.org
+                LEFT JOIN presets p ON p.id = q.preset
+                LEFT JOIN operator_settings s ON s.tenant_id = q.op
+                """).all() {
+                let index = Int(try row.decode(column: "k", as: Int64.self))
+                guard keys.indices.contains(index) else { continue }
+                let organization = try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.tenant(from: row)
+                found[keys[index]] = IssueTarget(organization: organization, presetOrganizationId: try row.decode(column: "preset_organization", as: Int64?.self),
+                                                 settings: try Self.operatorSettings(from: row))
+            }
+            return found
         }
     }
 

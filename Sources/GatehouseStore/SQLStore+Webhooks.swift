@@ -129,9 +129,10 @@ extension SQLStore {
     /// Queues many events at once inside the caller's transaction: one read of the webhooks
     /// of every operator named, then multi-row inserts. Payloads are JSON objects made by
     /// Gatehouse itself (``JSONText``).
-    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [(operatorId: Int64, event: WebhookEvent, payload: String, at: Int64)]) async throws {
+    @discardableResult
+    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [(operatorId: Int64, event: WebhookEvent, payload: String, at: Int64)]) async throws -> Int {
         let operators = Set(events.map(\.operatorId)).sorted()
-        guard !operators.isEmpty else { return }
+        guard !operators.isEmpty else { return 0 }
         var hooks: [Int64: [(id: Int64, events: [WebhookEvent])]] = [:]
         for row in try await db.raw("""
             SELECT id, operator_id, events FROM webhooks WHERE operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) ORDER BY id
@@ -139,7 +140,7 @@ extension SQLStore {
             hooks[try row.decode(column: "operator_id", as: Int64.self), default: []].append(
                 (try row.decode(column: "id", as: Int64.self), WebhookEvent.decode(try row.decode(column: "events", as: String.self))))
         }
-        guard !hooks.isEmpty else { return }
+        guard !hooks.isEmpty else { return 0 }
         var deliveries: [(webhookId: Int64, event: WebhookEvent, payload: String, at: Int64)] = []
         for event in events {
             for hook in hooks[event.operatorId] ?? [] where hook.events.contains(event.event) {
@@ -150,15 +151,18 @@ extension SQLStore {
             try await db.raw(MultiRowSQL.rows("INSERT INTO webhook_deliveries (webhook_id, event, payload, attempts, next_attempt_at, created_at) VALUES ",
                                                   chunk) { [$0.webhookId, $0.event.rawValue, $0.payload, Int64(0), $0.at, $0.at] }).run()
         }
+        return deliveries.count
     }
 
     /// ``enqueueWebhookEvent(_:operatorId:event:payload:at:)`` in a transaction of its own,
     /// for events not tied to another change.
     @discardableResult
     public func enqueueWebhookEvent(operatorId: Int64, event: WebhookEvent, payload: String, at: Int64) async throws -> [Int64] {
-        try await database.transaction { db in
+        let ids = try await database.transaction { db in
             try await Self.enqueueWebhookEvent(db, operatorId: operatorId, event: event, payload: payload, at: at)
         }
+        webhookOutbox.committed(ids.count)
+        return ids
     }
 
     /// Claims up to `limit` deliveries due at `now` (oldest due first) for sending: each one's

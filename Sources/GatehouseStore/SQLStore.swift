@@ -9,6 +9,8 @@ public struct SQLStore: ManagementStore {
     public let database: any Database
     /// Bearer and client look-ups cached in this process (SQLite only; see ``CredentialCache``).
     let cache: CredentialCache?
+    /// Hot look-ups gathered into multi-key queries (PostgreSQL only; see ``CoalescedReads``).
+    let coalescedReads: CoalescedReads?
     /// Group commit of new access tokens.
     let tokenBatcher: TokenInsertBatcher
     /// Group commit of new channels (tiered access).
@@ -17,17 +19,24 @@ public struct SQLStore: ManagementStore {
     let activationWrites: GroupCommit<ActivationWrite, ActivationWritten>
     /// Group commit of serial activations (serial provisioning).
     let serialActivations: GroupCommit<SerialActivationRequest, SerialActivation>
+    /// Rings after a commit that queued webhook deliveries (see ``WebhookOutboxSignal``).
+    public let webhookOutbox: WebhookOutboxSignal
 
     /// A store over a running, migrated database.
     public init(database: any Database) {
         self.database = database
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
+        self.coalescedReads = database.engine == .postgres ? CoalescedReads(database: database) : nil
         self.tokenBatcher = TokenInsertBatcher(database: database)
         self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
         // SQLite has one writer; on PostgreSQL a few batches are under way at once (their
         // claims lock tokens in id order, as they must against other nodes anyway).
+        let outbox = WebhookOutboxSignal()
+        self.webhookOutbox = outbox
         self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
-            try await ActivationWriteBatch.commit(database, batch)
+            let (results, queued) = try await ActivationWriteBatch.commit(database, batch)
+            outbox.committed(queued)
+            return results
         }
         self.serialActivations = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
             try await SerialActivationBatch.commit(database, batch)

@@ -43,7 +43,7 @@ struct ProvisioningForm: Sendable {
 
     /// The media type of the body, lower-cased, without parameters.
     static func media(_ request: Request) -> String? {
-        request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        RequestMediaType.of(request.headers)
     }
 
     /// The rows of a `text/csv` body of at most `limit` bytes.
