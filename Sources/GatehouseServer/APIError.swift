@@ -69,9 +69,13 @@ enum ErrorFormat {
     /// Serial provisioning (seed 003): a short `text/plain` line; old firmware reads only
     /// the status line and a few bytes more.
     case provisioning
+    /// Signed onboarding (seed 004): `{"error":{"code":"0110","message":"…","target":"","details":[]}}`.
+    case onboarding
 
     init(path: String) {
-        if path.hasPrefix("/oauth/") {
+        if path.hasPrefix("/api/v1.0/registration/") || path.hasPrefix("/registration/") || path.hasPrefix("/api/v1.0/gateway/") {
+            self = .onboarding
+        } else if path.hasPrefix("/oauth/") {
             self = .oauth
         } else if path.hasPrefix("/rest/") {
             self = .partner
@@ -93,6 +97,12 @@ enum ErrorFormat {
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: error.message)))
         }
         headers[.contentType] = "application/json; charset=utf-8"
+        if case .onboarding = self {
+            let wire = error.onboardingWire
+            let body: [String: Any] = ["error": ["code": wire.code, "message": error.message, "target": error.field ?? "", "details": [Any]()] as [String: Any]]
+            let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            return Response(status: HTTPResponse.Status(code: wire.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
         let status = error.code.httpStatus
         let data: Data?
         switch self {
@@ -116,7 +126,7 @@ enum ErrorFormat {
             var body: [String: Any] = ["status": Int(status.code), "errorType": error.code.rawValue, "errorDetail": error.message]
             if let field = error.field { body["field"] = field }
             data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
-        case .provisioning:
+        case .provisioning, .onboarding:
             data = nil
         }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data ?? Data("{}".utf8))))

@@ -27,6 +27,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         UsageFlushService(meter: gatehouse.usage, store: store, clock: configuration.clock, interval: configuration.usageFlushInterval, logger: logger),
         gatehouse.webhooks,
     ]
+    if let broker = gatehouse.brokerFiles { services.append(broker) }
     if configuration.adminTLSPort != nil {
         services.append(AdminListener(gatehouse: gatehouse, logger: logger, boundPort: configuration.adminPort))
     }
@@ -75,6 +76,8 @@ extension GatehouseApp {
         addWebhookRoutes(to: router)
         addV1VendorRoutes(to: router)
         addProvisioningDeviceRoutes(to: router)
+        addOnboardingRoutes(to: router)
+        addV1ApplicationRoutes(to: router)
         addProvisioningModelRoutes(to: router)
         addProvisioningContentRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))

@@ -16,6 +16,12 @@ struct GatehouseApp: Sendable {
     let activation: AgentActivation
     /// The serial-provisioning surface (seed 003).
     let provisioning: Provisioning
+    /// The signed-onboarding surface (seed 004).
+    let onboarding: Onboarding
+    /// The certificate authority, read once it exists.
+    let authority: AuthorityLoader
+    /// Keeps the MQTT broker's files current (when a broker directory is configured).
+    let brokerFiles: BrokerFilesService?
     /// Seals retrievable secrets (license keys, channel tokens, webhook secrets).
     let vault: SecretVault
     /// Delivers the operators' webhook events (seed 000).
@@ -47,6 +53,14 @@ struct GatehouseApp: Sendable {
         self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
                                           defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")
         self.provisioning = Provisioning(store: store, management: management, clock: configuration.clock, maxContentBytes: configuration.contentMaxBytes)
+        let authority = AuthorityLoader(store: store)
+        self.authority = authority
+        self.brokerFiles = configuration.mqttBrokerDirectory.map {
+            BrokerFilesService(store: store, authority: authority, configuration: configuration, started: started, directory: $0,
+                               reloadCommand: configuration.mqttReloadCommand, logger: Logger(label: "gatehouse.mqtt"))
+        }
+        self.onboarding = Onboarding(store: store, management: management, authority: { try await authority.authority() }, clock: configuration.clock,
+                                     settings: configuration.onboarding)
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

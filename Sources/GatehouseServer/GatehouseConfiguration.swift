@@ -41,6 +41,13 @@ public struct GatehouseConfiguration: Sendable {
     public var announceBootstrap: Bool
     /// The largest content blob (firmware, media) a vendor may upload, in bytes.
     public var contentMaxBytes: Int64 = 512 << 20
+    /// Signed onboarding (seed 004): timestamp window, registration-code lifetime, certificate
+    /// validity, and where endpoints connect (REST gateway URL, MQTT broker).
+    public var onboarding = OnboardingSettings()
+    /// Where Gatehouse keeps an MQTT broker's CA file, revocation list and ACL; `nil`: no broker files.
+    public var mqttBrokerDirectory: String?
+    /// Run (by `/bin/sh -c`) after the broker files change, e.g. `pkill -HUP -x mosquitto`.
+    public var mqttReloadCommand: String?
 
     /// A configuration with the documented defaults.
     public init(

@@ -36,6 +36,21 @@ enum JSON {
         }
     }
 
+    /// Like ``decode(_:from:limit:)``, but an empty body is `nil` (for routes whose body is optional).
+    static func decodeOptional<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T? {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        guard buffer.readableBytes > 0 else { return nil }
+        if let contentType = request.headers[.contentType], RequestMediaType.essence(contentType) != "application/json" {
+            throw GatehouseError(.unsupportedMediaType, "the body must be application/json")
+        }
+        do {
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw ErrorMiddleware.map(decoding: error)
+        }
+    }
+
     /// A JSON response.
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try encoder.encode(value)

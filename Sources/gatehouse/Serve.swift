@@ -47,6 +47,30 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("signin-lockout"), help: "Seconds a sign-in lock lasts, and the window failures are counted in (env GATEHOUSE_SIGNIN_LOCKOUT; default 900).")
     var signinLockout: Int?
 
+    @Option(name: .customLong("onboarding-timestamp-window"), help: "Seconds a signed onboarding request's UTCTimestamp may be off the server clock (env GATEHOUSE_ONBOARDING_TIMESTAMP_WINDOW; default 300).")
+    var onboardingTimestampWindow: Int?
+
+    @Option(name: .customLong("registration-code-lifetime"), help: "Seconds a registration code stays good (env GATEHOUSE_REGISTRATION_CODE_LIFETIME; default 3600).")
+    var registrationCodeLifetime: Int?
+
+    @Option(name: .customLong("endpoint-certificate-days"), help: "Validity of onboarded endpoints' certificates in days (env GATEHOUSE_ENDPOINT_CERTIFICATE_DAYS; default 365).")
+    var endpointCertificateDays: Int?
+
+    @Option(name: .customLong("rest-gateway-url"), help: "Base URL endpoints send REST measures to (env GATEHOUSE_REST_GATEWAY_URL; default https://127.0.0.1:8443).")
+    var restGatewayURL: String?
+
+    @Option(name: .customLong("mqtt-host"), help: "MQTT broker host given to onboarded endpoints (env GATEHOUSE_MQTT_HOST; default 127.0.0.1).")
+    var mqttHost: String?
+
+    @Option(name: .customLong("mqtt-port"), help: "MQTT broker TLS port given to onboarded endpoints (env GATEHOUSE_MQTT_PORT; default 8883).")
+    var mqttPort: Int?
+
+    @Option(name: .customLong("mqtt-broker-dir"), help: "Directory where Gatehouse keeps the MQTT broker's CA file, revocation list and ACL (env GATEHOUSE_MQTT_BROKER_DIR; default none).")
+    var mqttBrokerDir: String?
+
+    @Option(name: .customLong("mqtt-reload-command"), help: "Shell command run after the broker files change, e.g. 'pkill -HUP -x mosquitto' (env GATEHOUSE_MQTT_RELOAD_COMMAND).")
+    var mqttReloadCommand: String?
+
     @OptionGroup var storage: StorageOptions
 
     /// An integer option: the flag, else `GATEHOUSE_<name>`, else nil; checked against `range`.
@@ -83,6 +107,22 @@ struct Serve: AsyncParsableCommand {
             configuration.partnerAuth.throttle.lockout = Int64(value)
             configuration.partnerAuth.throttle.window = Int64(value)
         }
+        if let value = try integer(onboardingTimestampWindow, "ONBOARDING_TIMESTAMP_WINDOW", 10...86_400) { configuration.onboarding.timestampWindow = Int64(value) }
+        if let value = try integer(registrationCodeLifetime, "REGISTRATION_CODE_LIFETIME", 60...30 * 86_400) { configuration.onboarding.registrationCodeLifetime = Int64(value) }
+        if let value = try integer(endpointCertificateDays, "ENDPOINT_CERTIFICATE_DAYS", 1...3650) { configuration.onboarding.certificateDays = value }
+        if let text = restGatewayURL ?? environment("REST_GATEWAY_URL") {
+            guard let url = URL(string: text), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw ValidationError("--rest-gateway-url must be an http:// or https:// URL")
+            }
+            configuration.onboarding.restBaseURL = text
+        }
+        if let text = mqttHost ?? environment("MQTT_HOST") {
+            guard !text.isEmpty, !text.contains(where: \.isWhitespace) else { throw ValidationError("--mqtt-host must be a host name or address") }
+            configuration.onboarding.mqttHost = text
+        }
+        if let value = try integer(mqttPort, "MQTT_PORT", 1...65535) { configuration.onboarding.mqttPort = value }
+        configuration.mqttBrokerDirectory = mqttBrokerDir ?? environment("MQTT_BROKER_DIR")
+        configuration.mqttReloadCommand = mqttReloadCommand ?? environment("MQTT_RELOAD_COMMAND")
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let app = try buildApplication(configuration)
         try await app.runService()

@@ -148,7 +148,8 @@ struct TieredMatrixTests {
 
     @Test func everyRouteHasARow() throws {
         let served = Set(try gatehouseRoutes(GatehouseConfiguration(dataDirectory: try TestDatabases.temporaryDirectory())).routes
-            .filter { $0.path.hasPrefix("/api/") }.map { "\($0.method.rawValue) \($0.path)" })
+            // /api/v1.0/ is signed onboarding (seed 004), with its own tests.
+            .filter { $0.path.hasPrefix("/api/") && !$0.path.hasPrefix("/api/v1.0/") }.map { "\($0.method.rawValue) \($0.path)" })
         let tabled = Set(Self.rows.map(\.route))
         #expect(tabled.count == Self.rows.count, "one row per route")
         #expect(served == tabled, "routes without a row: \(served.subtracting(tabled).sorted()); rows without a route: \(tabled.subtracting(served).sorted())")

@@ -65,6 +65,15 @@ struct BadInputTests {
         Row(method: .delete, path: "/v1/tenants/{id}/vendor-tokens/1", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .post, path: "/v1/tenants/{id}/serials", validBody: #"{"vendor":"acme","model":"cam1","sn":"A"}"#, wrongTypeBody: #"{"vendor":"acme","model":"cam1","sn":1}"#, requiresFields: true),
         Row(method: .get, path: "/v1/tenants/{id}/serials", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/applications", validBody: #"{"name":"App"}"#, wrongTypeBody: #"{"name":"App","generate_key_pair":"yes"}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/tenants/{id}/applications", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/applications/{applicationId}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .patch, path: "/v1/applications/{applicationId}", validBody: #"{"name":"A2"}"#, wrongTypeBody: #"{"redirect_urls":"https://x.example/"}"#, requiresFields: false),
+        Row(method: .delete, path: "/v1/applications/{applicationId}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/applications/{applicationId}/versions", validBody: #"{"name":"1.0"}"#, wrongTypeBody: #"{"name":"1.0","cu_onboarding":"yes"}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/applications/{applicationId}/versions", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .patch, path: "/v1/applications/{applicationId}/versions/{versionId}", validBody: #"{"status":"certified"}"#, wrongTypeBody: #"{"status":"gold"}"#, requiresFields: false),
+        Row(method: .post, path: "/v1/tenants/{id}/registration-codes", validBody: "{}", wrongTypeBody: #"{"application_id":7}"#, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
@@ -84,7 +93,14 @@ struct BadInputTests {
             let clientId = try #require(created.id)
             let device = try #require(try await client.admin(.post, "/v1/devices", json: #"{"tenant_id":\#(tenant),"kind":"camera","name":"Cam"}"#).id)
             let existing = row.path.contains("/users/") ? user : row.path.contains("/clients/") ? clientId : row.path.contains("/devices/") ? device : tenant
-            let path = row.path.replacingOccurrences(of: "{id}", with: String(existing))
+            var path = row.path.replacingOccurrences(of: "{id}", with: String(existing))
+            if path.contains("{applicationId}") {  // an application of the node, with a version
+                let application = try await client.admin(.post, "/v1/tenants/\(tenant)/applications", json: #"{"name":"App"}"#)
+                let applicationId = try #require(application.json["application_id"] as? String)
+                let version = try await client.admin(.post, "/v1/applications/\(applicationId)/versions", json: #"{"name":"1.0"}"#)
+                path = path.replacingOccurrences(of: "{applicationId}", with: applicationId)
+                    .replacingOccurrences(of: "{versionId}", with: try #require(version.json["certification_version_id"] as? String))
+            }
             let before = try await snapshot(client)
 
             func expectError(_ answer: TestApp.Client.Answer, _ status: HTTPResponse.Status, _ code: String, _ what: String) {

@@ -13,7 +13,7 @@ struct TestApp {
     let configuration: GatehouseConfiguration
 
     init(maxBodySize: Int = 1 << 20, clock: TestClock = TestClock(), partnerAuth: PartnerAuthSettings = PartnerAuthSettings(),
-         contentMaxBytes: Int64 = 512 << 20) throws {
+         contentMaxBytes: Int64 = 512 << 20, onboarding: OnboardingSettings = OnboardingSettings()) throws {
         var configuration = GatehouseConfiguration(
             port: 0, dataDirectory: try TestDatabases.temporaryDirectory(), maxBodySize: maxBodySize,
             passwordHashRounds: PasswordHasher.minimumRounds, logLevel: .critical, announceBootstrap: false)
@@ -21,6 +21,7 @@ struct TestApp {
         configuration.adminTLSPort = nil
         configuration.partnerAuth = partnerAuth
         configuration.contentMaxBytes = contentMaxBytes
+        configuration.onboarding = onboarding
         self.configuration = configuration
     }
 

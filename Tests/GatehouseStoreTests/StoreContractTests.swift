@@ -53,6 +53,18 @@ struct SQLiteStoreContractTests {
     @Test func serialProvisioningOverlappingUploadsLeaveNoOrphans() async throws { try await ProvisioningContract.overlappingUploadsLeaveNoOrphans(.sqlite) }
     @Test func serialProvisioningProtectedContentFollowsGroups() async throws { try await ProvisioningContract.protectedContentFollowsGroups(.sqlite) }
     @Test func serialProvisioningGroupMembersAreUpserted() async throws { try await ProvisioningContract.groupMembersAreUpserted(.sqlite) }
+    @Test func onboardingApplicationsAndVersions() async throws { try await OnboardingContract.applicationsAndVersions(.sqlite) }
+    @Test func onboardingApplicationDeleteWaitsForActiveEndpoints() async throws { try await OnboardingContract.applicationDeleteWaitsForActiveEndpoints(.sqlite) }
+    @Test func onboardingAccountsAndRegistrationCodes() async throws { try await OnboardingContract.accountsAndRegistrationCodes(.sqlite) }
+    @Test func onboardingRegistrationCodeIsSingleUse() async throws { try await OnboardingContract.registrationCodeIsSingleUse(.sqlite) }
+    @Test func onboardingReonboardingRotatesTheCertificate() async throws { try await OnboardingContract.reonboardingRotatesTheCertificate(.sqlite) }
+    @Test func onboardingOtherIdsForAnActiveEndpointConflict() async throws { try await OnboardingContract.otherIdsForAnActiveEndpointConflict(.sqlite) }
+    @Test func onboardingConcurrentOnboardingsMakeOneEndpoint() async throws { try await OnboardingContract.concurrentOnboardingsMakeOneEndpoint(.sqlite) }
+    @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.sqlite) }
+    @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.sqlite) }
+    @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.sqlite) }
+    @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.sqlite) }
+    @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -106,4 +118,16 @@ struct PostgresStoreContractTests {
     @Test func serialProvisioningOverlappingUploadsLeaveNoOrphans() async throws { try await ProvisioningContract.overlappingUploadsLeaveNoOrphans(.postgres) }
     @Test func serialProvisioningProtectedContentFollowsGroups() async throws { try await ProvisioningContract.protectedContentFollowsGroups(.postgres) }
     @Test func serialProvisioningGroupMembersAreUpserted() async throws { try await ProvisioningContract.groupMembersAreUpserted(.postgres) }
+    @Test func onboardingApplicationsAndVersions() async throws { try await OnboardingContract.applicationsAndVersions(.postgres) }
+    @Test func onboardingApplicationDeleteWaitsForActiveEndpoints() async throws { try await OnboardingContract.applicationDeleteWaitsForActiveEndpoints(.postgres) }
+    @Test func onboardingAccountsAndRegistrationCodes() async throws { try await OnboardingContract.accountsAndRegistrationCodes(.postgres) }
+    @Test func onboardingRegistrationCodeIsSingleUse() async throws { try await OnboardingContract.registrationCodeIsSingleUse(.postgres) }
+    @Test func onboardingReonboardingRotatesTheCertificate() async throws { try await OnboardingContract.reonboardingRotatesTheCertificate(.postgres) }
+    @Test func onboardingOtherIdsForAnActiveEndpointConflict() async throws { try await OnboardingContract.otherIdsForAnActiveEndpointConflict(.postgres) }
+    @Test func onboardingConcurrentOnboardingsMakeOneEndpoint() async throws { try await OnboardingContract.concurrentOnboardingsMakeOneEndpoint(.postgres) }
+    @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.postgres) }
+    @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.postgres) }
+    @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.postgres) }
+    @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.postgres) }
+    @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.postgres) }
 }

@@ -1,0 +1,267 @@
+import Foundation
+import GatehouseCore
+import GatehouseServer
+import GatehouseTestSupport
+import HTTPTypes
+import Testing
+
+/// Signed onboarding (seed 004) through the router: applications and certification versions
+/// through /v1, registration codes, verify / onboard / CU onboard / revoke with their exact
+/// error codes, certificates that openssl opens, and the revocation list.
+@Suite("Signed onboarding API")
+struct OnboardingAPITests {
+    /// A developer with an application, a certified version and a key pair; an account with a user.
+    struct World {
+        let client: TestApp.Client
+        let clock: TestClock
+        let applicationId: String
+        let versionId: String
+        let key: RSAPrivateKey
+        let accountId: Int64
+        let userToken: String
+
+        /// A new registration code made by the account's user.
+        func code() async throws -> String {
+            let made = try await client.send(.post, "/v1/tenants/\(accountId)/registration-codes", token: userToken)
+            #expect(made.status == .created, "\(made.text)")
+            let code = try #require(made.json["code"] as? String)
+            #expect(code.count == 10 && code.allSatisfy(\.isHexDigit))
+            return code
+        }
+
+        func body(id: String = "urn:myapp:snr00003234", gateway: String = "3", type: String = "PEM", at: Int64? = nil, extra: String = "") -> String {
+            let stamp = OnboardingAPITests.timestamp(at ?? clock.now() - 10)
+            return #"{"id":"\#(id)","applicationId":"\#(applicationId)","certificationVersionId":"\#(versionId)","gatewayId":"\#(gateway)","certificateType":"\#(type)","UTCTimestamp":"\#(stamp)","timeZone":"+02:00"\#(extra)}"#
+        }
+
+        /// A signed call: the signature is over exactly `body`.
+        func signed(_ method: HTTPRequest.Method = .post, _ path: String, code: String?, body: String, signature: String? = nil,
+                    applicationId: String? = nil) async throws -> TestApp.Client.Answer {
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let code { headers[.authorization] = "Bearer \(code)" }
+            headers[HTTPField.Name("X-Agrirouter-ApplicationId")!] = applicationId ?? self.applicationId
+            headers[HTTPField.Name("X-Agrirouter-Signature")!] = try signature ?? RequestSignature.sign(body: Array(body.utf8), privateKey: key)
+            return try await client.raw(method, path, headers: headers, body: body)
+        }
+    }
+
+    static func timestamp(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    static func world(_ client: TestApp.Client, clock: TestClock, cuOnboarding: Bool = false, status: String = "certified") async throws -> World {
+        let developer = try await client.createTenant(kind: "distributor", parent: 1, name: "Farm Software Inc")
+        let created = try await client.admin(.post, "/v1/tenants/\(developer)/applications",
+                                             json: #"{"name":"Field app","generate_key_pair":true,"redirect_urls":["https://app.example/callback"]}"#)
+        #expect(created.status == .created, "\(created.text)")
+        let applicationId = try #require(created.json["application_id"] as? String)
+        let key = try RSAPrivateKey(pem: try #require(created.json["private_key"] as? String))
+        #expect((created.json["public_key"] as? String)?.hasPrefix("-----BEGIN PUBLIC KEY-----") == true)
+        // The private key is shown once: reading the application again does not show it.
+        #expect(try await client.admin(.get, "/v1/applications/\(applicationId)").json["private_key"] == nil)
+        let version = try await client.admin(.post, "/v1/applications/\(applicationId)/versions",
+                                             json: #"{"name":"1.0","status":"\#(status)","cu_onboarding":\#(cuOnboarding)}"#)
+        #expect(version.status == .created, "\(version.text)")
+        let account = try await client.createTenant(kind: "account", parent: 1, name: "Green Farm")
+        _ = try await client.createUser(tenant: account, email: "farmer@example.com")
+        return World(client: client, clock: clock, applicationId: applicationId, versionId: try #require(version.json["certification_version_id"] as? String),
+                     key: key, accountId: account, userToken: try await client.signIn("farmer@example.com"))
+    }
+
+    static func openssl(_ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+        try await LiveServer.shellAsync("openssl", arguments, input: input)
+    }
+
+    /// Verify answers the account id without using the code; signed onboarding answers a PEM
+    /// whose encrypted key openssl opens with the secret and whose certificate names the endpoint
+    /// and chains to the authority; re-onboarding keeps the ids and revokes the old certificate.
+    @Test func verifyOnboardReonboardAndRevoke() async throws {
+        let clock = TestClock()
+        try await TestApp(clock: clock).run { client in
+            let world = try await Self.world(client, clock: clock)
+            let code = try await world.code()
+            let verified = try await world.signed(.post, "/api/v1.0/registration/onboard/verify", code: code, body: world.body())
+            #expect(verified.status == .ok, "\(verified.text)")
+            let accountId = try #require(verified.json["accountId"] as? String)
+            #expect(UUID(uuidString: accountId) != nil)
+
+            let onboarded = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: code, body: world.body(at: clock.now() - 9))
+            #expect(onboarded.status == .created, "\(onboarded.text)")
+            let auth = try #require(onboarded.json["authentication"] as? [String: Any])
+            #expect(auth["type"] as? String == "PEM")
+            let pem = try #require(auth["certificate"] as? String), secret = try #require(auth["secret"] as? String)
+            #expect(pem.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----") && pem.contains("-----BEGIN CERTIFICATE-----"))
+            let deviceId = try #require(onboarded.json["deviceAlternateId"] as? String)
+            let criteria = try #require(onboarded.json["connectionCriteria"] as? [String: Any])
+            #expect(criteria["gatewayId"] as? String == "3")
+            #expect((criteria["measures"] as? String)?.hasSuffix("/measures/\(deviceId)") == true)
+            #expect((criteria["commands"] as? String)?.hasSuffix("/commands/\(deviceId)") == true)
+
+            // openssl: the key opens with the secret only, and belongs to the certificate.
+            let dir = try TestDatabases.temporaryDirectory()
+            try pem.write(toFile: dir + "/endpoint.pem", atomically: true, encoding: .utf8)
+            let caPEM = try await client.raw(.get, "/pki/ca.pem").text
+            try caPEM.write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
+            try secret.write(toFile: dir + "/secret", atomically: true, encoding: .utf8)
+            let keyPublic = try await Self.openssl(["pkey", "-in", dir + "/endpoint.pem", "-passin", "file:\(dir)/secret", "-pubout"])
+            #expect(keyPublic.status == 0, "\(keyPublic.output)")
+            #expect(try await Self.openssl(["pkey", "-in", dir + "/endpoint.pem", "-passin", "pass:wrong", "-pubout"]).status != 0)
+            let certPublic = try await Self.openssl(["x509", "-in", dir + "/endpoint.pem", "-pubkey", "-noout"])
+            #expect(certPublic.output == keyPublic.output)
+            let subject = try await Self.openssl(["x509", "-in", dir + "/endpoint.pem", "-noout", "-subject"])
+            #expect(subject.output.contains("CN = \(deviceId)"), "\(subject.output)")
+            #expect(try await Self.openssl(["verify", "-CAfile", dir + "/ca.pem", dir + "/endpoint.pem"]).output.contains(": OK"))
+
+            // The code is used: a second onboarding with it is 0401.
+            let reused = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: code, body: world.body(at: clock.now() - 8))
+            #expect(reused.status == .unauthorized && reused.errorCode == "0401", "\(reused.text)")
+
+            // Re-onboarding with a new code: the same ids, a new certificate, the old one on the CRL.
+            clock.advance(60)
+            let again = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: try await world.code(), body: world.body(type: "P12"))
+            #expect(again.status == .created, "\(again.text)")
+            #expect(again.json["deviceAlternateId"] as? String == deviceId)
+            #expect(again.json["capabilityAlternateId"] as? String == onboarded.json["capabilityAlternateId"] as? String)
+            #expect(again.json["sensorAlternateId"] as? String == onboarded.json["sensorAlternateId"] as? String)
+            let p12Auth = try #require(again.json["authentication"] as? [String: Any])
+            #expect(p12Auth["type"] as? String == "P12")
+            let p12Text = try #require(p12Auth["certificate"] as? String)
+            let p12 = try #require(Data(base64Encoded: p12Text))
+            try p12.write(to: URL(fileURLWithPath: dir + "/endpoint.p12"))
+            try (p12Auth["secret"] as? String ?? "").write(toFile: dir + "/p12secret", atomically: true, encoding: .utf8)
+            let opened = try await Self.openssl(["pkcs12", "-in", dir + "/endpoint.p12", "-passin", "file:\(dir)/p12secret", "-nodes"])
+            #expect(opened.status == 0 && opened.output.contains("BEGIN PRIVATE KEY") && opened.output.contains("CN = \(deviceId)"), "\(opened.output)")
+            #expect(try await Self.openssl(["pkcs12", "-in", dir + "/endpoint.p12", "-passin", "pass:wrong", "-noout"]).status != 0)
+            let gatewayChange = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: try await world.code(),
+                                                       body: world.body(gateway: "2", at: clock.now() - 5))
+            #expect(gatewayChange.errorCode == "0104", "\(gatewayChange.text)")
+
+            let firstSerial = try await Self.openssl(["x509", "-in", dir + "/endpoint.pem", "-noout", "-serial"])
+            let crl = try await client.raw(.get, "/pki/crl.pem")
+            #expect(crl.status == .ok)
+            try crl.text.write(toFile: dir + "/crl.pem", atomically: true, encoding: .utf8)
+            #expect(try await Self.openssl(["crl", "-in", dir + "/crl.pem", "-CAfile", dir + "/ca.pem", "-noout"]).status == 0)
+            let listed = try await Self.openssl(["crl", "-in", dir + "/crl.pem", "-noout", "-text"])
+            let serialHex = firstSerial.output.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+            #expect(listed.output.uppercased().contains(serialHex.uppercased()), "\(listed.output)")
+            let check = try await Self.openssl(["verify", "-crl_check", "-CAfile", dir + "/ca.pem", "-CRLfile", dir + "/crl.pem", dir + "/endpoint.pem"])
+            #expect(check.status != 0 && check.output.contains("revoked"), "\(check.output)")
+
+            // Revoke: signed, by account and endpoint ids; an unknown endpoint is 0109 and changes nothing.
+            let revokeBody = { (ids: [String]) in
+                #"{"accountId":"\#(accountId)","endpointIds":[\#(ids.map { "\"\($0)\"" }.joined(separator: ","))],"UTCTimestamp":"\#(Self.timestamp(clock.now()))","timeZone":"+00:00"}"#
+            }
+            let unknown = try await world.signed(.delete, "/api/v1.0/registration/onboard/revoke", code: nil, body: revokeBody([deviceId, UUID().uuidString.lowercased()]))
+            #expect(unknown.errorCode == "0109", "\(unknown.text)")
+            clock.advance(1)
+            let revoked = try await world.signed(.delete, "/registration/onboard/revoke", code: nil, body: revokeBody([deviceId]))
+            #expect(revoked.status == .noContent, "\(revoked.text)")
+            clock.advance(1)
+            let twice = try await world.signed(.delete, "/api/v1.0/registration/onboard/revoke", code: nil, body: revokeBody([deviceId]))
+            #expect(twice.errorCode == "0109")
+        }
+    }
+
+    /// Every refusal of PROTOCOLS.md §5 in the surface's own shape and status.
+    @Test func refusalsCarryTheProtocolCodes() async throws {
+        let clock = TestClock()
+        try await TestApp(clock: clock, onboarding: OnboardingSettings(timestampWindow: 300)).run { client in
+            let world = try await Self.world(client, clock: clock)
+            let code = try await world.code()
+            let path = "/api/v1.0/registration/onboard/request"
+            func expectCode(_ answer: TestApp.Client.Answer, _ expected: String, _ status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation) {
+                #expect(answer.errorCode == expected && answer.status == status, "\(answer.status) \(answer.text)", sourceLocation: sourceLocation)
+                let error = answer.json["error"] as? [String: Any]
+                #expect(error?["message"] is String && error?["target"] is String && error?["details"] is [Any], sourceLocation: sourceLocation)
+            }
+            // 0106: a signing header missing.
+            var headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(code)"]
+            expectCode(try await client.raw(.post, path, headers: headers, body: world.body()), "0106", .badRequest)
+            // 0100: not JSON.
+            headers[HTTPField.Name("X-Agrirouter-ApplicationId")!] = world.applicationId
+            headers[HTTPField.Name("X-Agrirouter-Signature")!] = try RequestSignature.sign(body: Array("{not json".utf8), privateKey: world.key)
+            expectCode(try await client.raw(.post, path, headers: headers, body: "{not json"), "0100", .badRequest)
+            // 0105: unknown application.
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(), applicationId: UUID().uuidString), "0105", .badRequest)
+            // 0107: one byte changed after signing; a signature of the wrong length; another key's.
+            let body = world.body()
+            let signature = try RequestSignature.sign(body: Array(body.utf8), privateKey: world.key)
+            expectCode(try await world.signed(.post, path, code: code, body: body.replacingOccurrences(of: "+02:00", with: "+03:00"), signature: signature), "0107", .unauthorized)
+            expectCode(try await world.signed(.post, path, code: code, body: body, signature: String(signature.dropLast(2))), "0107", .unauthorized)
+            let foreign = try RequestSignature.sign(body: Array(body.utf8), privateKey: try RSAPrivateKey.generate())
+            expectCode(try await world.signed(.post, path, code: code, body: body, signature: foreign), "0107", .unauthorized)
+            // 0110: stale, future and missing timestamps; the message tells the server time.
+            let stale = try await world.signed(.post, path, code: code, body: world.body(at: clock.now() - 301))
+            expectCode(stale, "0110", .unauthorized)
+            #expect(((stale.json["error"] as? [String: Any])?["message"] as? String)?.contains(Self.timestamp(clock.now()).prefix(19)) == true, "\(stale.text)")
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(at: clock.now() + 301)), "0110", .unauthorized)
+            let noStamp = #"{"id":"urn:x","applicationId":"\#(world.applicationId)","certificationVersionId":"\#(world.versionId)","gatewayId":"3","certificateType":"PEM"}"#
+            expectCode(try await world.signed(.post, path, code: code, body: noStamp), "0110", .unauthorized)
+            // 0401: unknown code; 0101/0021: bad or unknown certification version; 0102; 0103.
+            expectCode(try await world.signed(.post, path, code: "0123456789", body: world.body(at: clock.now() - 1)), "0401", .unauthorized)
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(at: clock.now() - 2).replacingOccurrences(of: world.versionId, with: "v1")),
+                       "0101", .badRequest)
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(at: clock.now() - 3).replacingOccurrences(of: world.versionId, with: UUID().uuidString)),
+                       "0021", .badRequest)
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(gateway: "9", at: clock.now() - 4)), "0102", .badRequest)
+            expectCode(try await world.signed(.post, path, code: code, body: world.body(type: "DER", at: clock.now() - 5)), "0103", .badRequest)
+            // A replay of a request that succeeded is refused (0110) and makes nothing.
+            let good = world.body(at: clock.now() - 6)
+            #expect(try await world.signed(.post, path, code: code, body: good).status == .created)
+            expectCode(try await world.signed(.post, path, code: try await world.code(), body: good), "0110", .unauthorized)
+            // 0024: this version does not allow unsigned (CU) onboarding.
+            expectCode(try await client.raw(.post, "/api/v1.0/registration/onboard", headers: [.contentType: "application/json", .authorization: "Bearer \(try await world.code())"],
+                                            body: world.body(id: "urn:cu:1")), "0024", .badRequest)
+            // 0010: a disabled account.
+            let another = try await world.code()
+            #expect(try await client.admin(.patch, "/v1/tenants/\(world.accountId)", json: #"{"enabled":false}"#).status == .ok)
+            expectCode(try await world.signed(.post, path, code: another, body: world.body(id: "urn:x:2", at: clock.now() - 7)), "0010", .badRequest)
+        }
+    }
+
+    /// A CU onboards with a registration code alone when its version allows it, and gets MQTT criteria.
+    @Test func cuOnboardingGetsMQTTCriteria() async throws {
+        let clock = TestClock()
+        try await TestApp(clock: clock, onboarding: OnboardingSettings(mqttHost: "broker.example", mqttPort: 8883)).run { client in
+            let world = try await Self.world(client, clock: clock, cuOnboarding: true)
+            let body = #"{"id":"urn:cu:tractor-7","applicationId":"\#(world.applicationId)","certificationVersionId":"\#(world.versionId)","gatewayId":"2"}"#
+            let answer = try await client.raw(.post, "/api/v1.0/registration/onboard",
+                                              headers: [.contentType: "application/json", .authorization: "Bearer \(try await world.code())"], body: body)
+            #expect(answer.status == .created, "\(answer.text)")
+            let id = try #require(answer.json["deviceAlternateId"] as? String)
+            let criteria = try #require(answer.json["connectionCriteria"] as? [String: Any])
+            #expect(criteria["gatewayId"] as? String == "2" && criteria["host"] as? String == "broker.example" && criteria["port"] as? String == "8883")
+            #expect(criteria["clientId"] as? String == id && criteria["measures"] as? String == "measures/\(id)" && criteria["commands"] as? String == "commands/\(id)")
+            #expect((answer.json["authentication"] as? [String: Any])?["type"] as? String == "PEM")
+        }
+    }
+
+    /// Applications: keys are checked, the private key is shown once, others' applications are not found.
+    @Test func applicationsThroughV1() async throws {
+        try await TestApp().run { client in
+            let developer = try await client.createTenant(kind: "distributor", parent: 1, name: "Dev")
+            let pair = try RSAKeyPair.generate()
+            let uploaded = try await client.admin(.post, "/v1/tenants/\(developer)/applications",
+                                                  json: try String(data: JSONSerialization.data(withJSONObject: ["name": "Uploaded", "public_key": pair.publicKeyPEM]), encoding: .utf8)!)
+            #expect(uploaded.status == .created && uploaded.json["private_key"] == nil, "\(uploaded.text)")
+            let small = try await client.admin(.post, "/v1/tenants/\(developer)/applications",
+                                               json: #"{"name":"Weak","public_key":"-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMk=\n-----END PUBLIC KEY-----\n"}"#)
+            #expect(small.status == .unprocessableContent && small.errorCode == "validation_failed", "\(small.text)")
+            let badURL = try await client.admin(.post, "/v1/tenants/\(developer)/applications", json: #"{"name":"X","redirect_urls":["javascript:alert(1)"]}"#)
+            #expect(badURL.status == .unprocessableContent)
+            let listed = try await client.admin(.get, "/v1/tenants/\(developer)/applications")
+            #expect(listed.items.count == 1)
+            let id = try #require(uploaded.json["application_id"] as? String)
+            let rotated = try await client.admin(.patch, "/v1/applications/\(id)", json: #"{"generate_key_pair":true}"#)
+            #expect(rotated.status == .ok && (rotated.json["private_key"] as? String)?.contains("PRIVATE KEY") == true)
+            // Another dealer's admin cannot see it.
+            let other = try await client.createTenant(kind: "distributor", parent: 1, name: "Other")
+            _ = try await client.createUser(tenant: other, email: "other@example.com", permissions: ["manage_clients"])
+            let otherToken = try await client.signIn("other@example.com")
+            #expect(try await client.send(.get, "/v1/applications/\(id)", token: otherToken).status == .notFound)
+            #expect(try await client.admin(.delete, "/v1/applications/\(id)").status == .noContent)
+        }
+    }
+}
