@@ -42,13 +42,18 @@ final class BrokerFilesService: Service {
         let waker = waker, interval = interval
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                let started = started
                 group.addTask {
+                    // The first write as soon as start-up (migrations, the authority) is done.
+                    while !started.isOpen {
+                        do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+                    }
                     while !Task.isCancelled {
                         waker.yield()
                         do { try await Task.sleep(for: interval) } catch { return }
                     }
                 }
-                var written: (serials: Set<String>, at: Int64)?
+                var written: (serials: Set<String>, at: Int64, number: Int64)?
                 for await _ in wake {
                     if Task.isShuttingDownGracefully || Task.isCancelled { break }
                     guard started.isOpen else { continue }
@@ -65,21 +70,22 @@ final class BrokerFilesService: Service {
         }
     }
 
-    /// Writes the files when the revoked serials changed or the list is half a day old.
-    func write(after previous: (serials: Set<String>, at: Int64)?) async throws -> (serials: Set<String>, at: Int64) {
+    /// Writes the files when the revoked serials changed or the list is half a day old. Each
+    /// list's number is above the last one's, even for two lists in one second.
+    func write(after previous: (serials: Set<String>, at: Int64, number: Int64)?) async throws -> (serials: Set<String>, at: Int64, number: Int64) {
         let now = configuration.clock.now()
         let revoked = try await store.revokedCertificates(now: now)
         let serials = Set(revoked.map(\.serial))
         if let previous, previous.serials == serials, now - previous.at < 43_200 { return previous }
         let authority = try await authority.authority()
         let settings = configuration.onboarding
-        let files = try BrokerFiles(authority: authority, certificates: revoked, crlNumber: now, thisUpdate: Date(timeIntervalSince1970: TimeInterval(now)),
+        let files = try BrokerFiles(authority: authority, certificates: revoked, crlNumber: max(now, (previous?.number ?? 0) + 1), thisUpdate: Date(timeIntervalSince1970: TimeInterval(now)),
                                     nextUpdate: Date(timeIntervalSince1970: TimeInterval(now + 86_400)),
                                     topics: try BrokerTopics(measuresPrefix: settings.measuresPrefix, commandsPrefix: settings.commandsPrefix))
         try BrokerFilesWriter.write(files, to: directory)
         logger.info("mqtt broker files written", metadata: ["directory": "\(directory)", "revoked": "\(serials.count)"])
         if let reloadCommand { await reload(reloadCommand) }
-        return (serials, now)
+        return (serials, now, max(now, (previous?.number ?? 0) + 1))
     }
 
     /// Runs the reload command through `/bin/sh -c`, with no input and output discarded.

@@ -68,7 +68,7 @@ extension SQLStore {
             // concurrent use of the same code waits here and then finds it used.
             guard try await db.raw("""
                 UPDATE registration_codes SET used_at = \(bind: o.at)
-                WHERE id = \(bind: o.registrationCodeId) AND tenant_id = \(bind: o.tenantId) AND expires_at > \(bind: o.at)
+                WHERE id = \(bind: o.registrationCodeId) AND tenant_id = \(bind: o.tenantId) AND used_at IS NULL AND expires_at > \(bind: o.at)
                 RETURNING id
                 """).first() != nil else { throw GatehouseError(.unauthenticated, "the registration code is not valid") }
 
@@ -158,7 +158,7 @@ extension SQLStore {
             }
             let present = Set(found.map(\.alternateIds.device))
             let missing = named.filter { !present.contains($0) }
-            _ = missing
+            guard missing.isEmpty else { return ([], missing) }
             found.sort { $0.id < $1.id }
             for chunk in found.chunked(500) {
                 let ids = chunk.map { String($0.id) }.joined(separator: ", ")

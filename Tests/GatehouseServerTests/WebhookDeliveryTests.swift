@@ -172,7 +172,8 @@ struct WebhookDeliveryTests {
                     let id = try await fixture.store.enqueueWebhookEvent(operatorId: fixture.operatorId, event: .cameraActivated,
                                                                          payload: Self.payload, at: clock.now())[0]
                     service.nudge()
-                    try await eventually(timeout: .seconds(3)) { try await fixture.store.webhookDelivery(id: id)?.status == .delivered }
+                    // Well inside the 60 s poll interval, with room for a loaded CI machine.
+                    try await eventually(timeout: .seconds(20)) { try await fixture.store.webhookDelivery(id: id)?.status == .delivered }
                 }
                 #expect(receiver.hits.count == 1 && receiver.hits[0].signed)
             }
@@ -348,7 +349,7 @@ private func running<T: Sendable>(_ service: WebhookDeliveryService, _ body: () 
 }
 
 /// Waits (without blocking a thread) until `condition` holds; fails the test after `timeout`.
-private func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool,
+private func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool,
                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

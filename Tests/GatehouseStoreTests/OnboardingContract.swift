@@ -354,6 +354,33 @@ enum OnboardingContract {
         }
     }
 
+    /// Eight onboardings of one existing endpoint at once, with its ids and their own codes:
+    /// each succeeds in turn, and exactly one certificate (the endpoint's current one) stays live.
+    static func concurrentReonboardingsLeaveOneLiveCertificate(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let f = try await fixture(database)
+            let ids = newIds()
+            let first = try await f.store.onboard(onboarding(f, code: try await code(f), externalId: "urn:tractor:1", ids: ids), audit: audit)
+            var codes: [RegistrationCode] = []
+            for _ in 0..<8 { codes.append(try await code(f)) }
+            let attempts = codes
+            let results = try await withThrowingTaskGroup(of: OnboardedEndpoint.self) { group in
+                for code in attempts {
+                    group.addTask { try await f.store.onboard(onboarding(f, code: code, externalId: "urn:tractor:1", ids: ids), audit: audit) }
+                }
+                return try await group.reduce(into: [OnboardedEndpoint]()) { $0.append($1) }
+            }
+            #expect(results.count == 8 && results.allSatisfy { $0.id == first.id && $0.alternateIds == ids && $0.deviceId == first.deviceId })
+            let current = try #require(try await f.store.endpoint(deviceAlternateId: ids.device))
+            let live = try await database.withConnection { db in
+                try await db.raw("SELECT serial FROM issued_certificates WHERE revoked_at IS NULL").all().map { try $0.decode(column: "serial", as: String.self) }
+            }
+            #expect(live == [current.certificateSerial ?? ""], "\(live)")
+            #expect(try await count(database, "issued_certificates", "revoked_at IS NOT NULL") == 8)
+            #expect(try await count(database, "devices", "kind = 'endpoint'") == 1)
+        }
+    }
+
     /// External ids are unique per account and application: the same one in another account
     /// or another application is another endpoint with its own ids and device.
     static func externalIdsArePerAccountAndApplication(_ engine: DatabaseEngine) async throws {

@@ -60,6 +60,7 @@ struct SQLiteStoreContractTests {
     @Test func onboardingReonboardingRotatesTheCertificate() async throws { try await OnboardingContract.reonboardingRotatesTheCertificate(.sqlite) }
     @Test func onboardingOtherIdsForAnActiveEndpointConflict() async throws { try await OnboardingContract.otherIdsForAnActiveEndpointConflict(.sqlite) }
     @Test func onboardingConcurrentOnboardingsMakeOneEndpoint() async throws { try await OnboardingContract.concurrentOnboardingsMakeOneEndpoint(.sqlite) }
+    @Test func onboardingConcurrentReonboardingsLeaveOneLiveCertificate() async throws { try await OnboardingContract.concurrentReonboardingsLeaveOneLiveCertificate(.sqlite) }
     @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.sqlite) }
     @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.sqlite) }
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.sqlite) }
@@ -125,6 +126,7 @@ struct PostgresStoreContractTests {
     @Test func onboardingReonboardingRotatesTheCertificate() async throws { try await OnboardingContract.reonboardingRotatesTheCertificate(.postgres) }
     @Test func onboardingOtherIdsForAnActiveEndpointConflict() async throws { try await OnboardingContract.otherIdsForAnActiveEndpointConflict(.postgres) }
     @Test func onboardingConcurrentOnboardingsMakeOneEndpoint() async throws { try await OnboardingContract.concurrentOnboardingsMakeOneEndpoint(.postgres) }
+    @Test func onboardingConcurrentReonboardingsLeaveOneLiveCertificate() async throws { try await OnboardingContract.concurrentReonboardingsLeaveOneLiveCertificate(.postgres) }
     @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.postgres) }
     @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.postgres) }
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.postgres) }

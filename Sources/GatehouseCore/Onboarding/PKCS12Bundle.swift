@@ -13,8 +13,8 @@ import X509
 /// certificate, an optional `friendlyName`, and an HMAC-SHA256 integrity MAC whose key comes from
 /// the PKCS#12 KDF (ID 3, SHA-256) over the password as a BMPString.
 ///
-/// One build costs two or three PBKDF2 runs (about ten milliseconds at the default counts): on a
-/// request path, run it through ``Offload``.
+/// One build costs two PBKDF2 runs and the MAC key derivation (about 25 ms at the default counts,
+/// measured in a debug build on a busy machine): on a request path, run it through ``Offload``.
 public enum PKCS12Bundle {
     /// The default iteration count of the integrity MAC's key derivation (openssl's default).
     public static let defaultMACIterations = 2_048

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// The PKCS#12 key derivation function (RFC 7292 appendix B.2) with SHA-256.
 ///
@@ -35,8 +36,9 @@ enum PKCS12KeyDerivation {
         var input = fill(salt) + fill(password)
         var output: [UInt8] = []
         while true {
-            var block = Array(SHA256.hash(data: diversifier + input))
-            for _ in 1..<max(iterations, 1) { block = Array(SHA256.hash(data: block)) }
+            var digest = SHA256.hash(data: diversifier + input)
+            for _ in 1..<max(iterations, 1) { digest = digest.withUnsafeBytes { SHA256.hash(data: $0) } }
+            let block = Array(digest)
             output += block
             if output.count >= count { return Array(output.prefix(count)) }
             // I_j = (I_j + B + 1) mod 2^(8v) for every v-byte block of I, where B is the block repeated to v bytes.

@@ -6,8 +6,8 @@ import Foundation
 /// RSASSA-PKCS1-v1_5 with SHA-256 over the exact raw bytes.
 ///
 /// Verify against the bytes as received: never re-serialize a body before checking its signature.
-/// Signing and verifying need no ``Offload`` (verification is well under a millisecond; signing
-/// with a 2048-bit key about one).
+/// Verifying needs no ``Offload`` (well under a millisecond with a 2048-bit key); signing takes a
+/// few milliseconds at most.
 public enum RequestSignature {
     /// Whether `hexSignature` (hex, lower- or upper-case, exactly one signature long) signs `body`
     /// under `publicKey`. Malformed signatures (odd length, non-hex characters, wrong length) are
