@@ -31,7 +31,8 @@ struct ErrorMiddleware: RouterMiddleware {
             if error.code == .internal { context.logger.error("internal error", metadata: ["error": "\(error.message)"]) }
             if error.code == .unauthenticated {
                 let path = request.uri.path
-                headers[.wwwAuthenticate] = path.hasPrefix("/api/") ? "LKey realm=\"gatehouse\", Acc, SI"
+                headers[.wwwAuthenticate] = ErrorFormat(path: path) == .onboarding ? "Bearer realm=\"gatehouse\""
+                    : path.hasPrefix("/api/") ? "LKey realm=\"gatehouse\", Acc, SI"
                     : path.hasPrefix("/provision/") ? "X-Exosite-Token realm=\"gatehouse\"" : "Bearer realm=\"gatehouse\""
             }
             if error.code == .invalidClient { headers[.wwwAuthenticate] = "Basic realm=\"gatehouse\"" }

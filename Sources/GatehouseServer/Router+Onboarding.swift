@@ -33,7 +33,7 @@ extension GatehouseApp {
 
         // The authority that issues endpoint certificates, and its current revocation list.
         router.get("/pki/ca.pem") { _, _ in
-            let pem = try await authority.authority().certificatePEM
+            let pem = try await authority.authority().certificatePEM + "\n"
             return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: pem)))
         }
         router.get("/pki/crl") { _, _ in

@@ -45,7 +45,8 @@ extension GatehouseApp {
             let caller = try await caller(request)
             let body = try await body(V1Onboarding.VersionBody.self, request)
             let version = try await onboarding.updateCertificationVersion(caller, applicationId: context.text("applicationId"),
-                                                                          versionId: context.text("versionId"), status: body.status, cuOnboarding: body.cuOnboarding)
+                                                                          versionId: context.text("versionId"), name: body.name, status: body.status,
+                                                                          cuOnboarding: body.cuOnboarding)
             return try JSON.response(V1Onboarding.Version(version))
         }
         router.post("/v1/tenants/:id/registration-codes") { request, context in

@@ -200,7 +200,9 @@ struct OnboardingAPITests {
             let noStamp = #"{"id":"urn:x","applicationId":"\#(world.applicationId)","certificationVersionId":"\#(world.versionId)","gatewayId":"3","certificateType":"PEM"}"#
             expectCode(try await world.signed(.post, path, code: code, body: noStamp), "0110", .unauthorized)
             // 0401: unknown code; 0101/0021: bad or unknown certification version; 0102; 0103.
-            expectCode(try await world.signed(.post, path, code: "0123456789", body: world.body(at: clock.now() - 1)), "0401", .unauthorized)
+            let unknownCode = try await world.signed(.post, path, code: "0123456789", body: world.body(at: clock.now() - 1))
+            expectCode(unknownCode, "0401", .unauthorized)
+            #expect(unknownCode.headers[.wwwAuthenticate] == "Bearer realm=\"gatehouse\"")
             expectCode(try await world.signed(.post, path, code: code, body: world.body(at: clock.now() - 2).replacingOccurrences(of: world.versionId, with: "v1")),
                        "0101", .badRequest)
             expectCode(try await world.signed(.post, path, code: code, body: world.body(at: clock.now() - 3).replacingOccurrences(of: world.versionId, with: UUID().uuidString)),
@@ -261,6 +263,12 @@ struct OnboardingAPITests {
             _ = try await client.createUser(tenant: other, email: "other@example.com", permissions: ["manage_clients"])
             let otherToken = try await client.signIn("other@example.com")
             #expect(try await client.send(.get, "/v1/applications/\(id)", token: otherToken).status == .notFound)
+            let version = try await client.admin(.post, "/v1/applications/\(id)/versions", json: #"{"name":"1.0"}"#)
+            let versionId = try #require(version.json["certification_version_id"] as? String)
+            #expect(version.json["status"] as? String == "draft" && version.json["cu_onboarding"] as? Bool == false)
+            let renamed = try await client.admin(.patch, "/v1/applications/\(id)/versions/\(versionId)", json: #"{"name":"1.0.1","status":"certified"}"#)
+            #expect(renamed.json["name"] as? String == "1.0.1" && renamed.json["status"] as? String == "certified", "\(renamed.text)")
+            #expect(try await client.raw(.get, "/pki/ca.pem").text.hasSuffix("-----END CERTIFICATE-----\n"))
             #expect(try await client.admin(.delete, "/v1/applications/\(id)").status == .noContent)
         }
     }

@@ -89,14 +89,16 @@ extension Onboarding {
         try await store.certificationVersions(applicationId: try await application(caller, applicationId: applicationId).id)
     }
 
-    /// Changes a version's status or whether CUs may onboard without a signature.
-    public func updateCertificationVersion(_ caller: Caller, applicationId: String, versionId: String, status: CertificationStatus?, cuOnboarding: Bool?) async throws
+    /// Changes a version's name, status or whether CUs may onboard without a signature.
+    public func updateCertificationVersion(_ caller: Caller, applicationId: String, versionId: String, name: String? = nil, status: CertificationStatus?,
+                                           cuOnboarding: Bool?) async throws
         -> CertificationVersion {
         try caller.require(.manageClients)
         let application = try await application(caller, applicationId: applicationId)
         guard let id = Self.uuid(versionId), var version = try await store.certificationVersion(versionId: id), version.applicationId == application.id else {
             throw GatehouseError.notFound("certification version", versionId)
         }
+        if let name { version.name = try Validation.name(name) }
         if let status { version.status = status }
         if let cuOnboarding { version.cuOnboarding = cuOnboarding }
         return try await store.updateCertificationVersion(version, at: clock.now(), audit: AuditIntent(actor: caller.auditName, detail: version.name))
