@@ -27,8 +27,16 @@ struct TieredBody: Sendable {
         guard let object = parsed as? [String: Any] else { throw GatehouseError(.validationFailed, "the body must be a JSON object") }
         // Keys are trimmed: the seed's own example sends `" limits"`.
         var trimmed: [String: any Sendable] = [:]
-        for (key, value) in object { trimmed[key.trimmingCharacters(in: .whitespaces)] = Self.sendable(value) }
+        for (key, value) in object { trimmed[Self.trimmed(key)] = Self.sendable(value) }
         return TieredBody(object: trimmed)
+    }
+
+    /// `key` without surrounding white space; keys that start and end with a visible ASCII
+    /// character (nearly all) are answered as they are, without a Foundation call.
+    static func trimmed(_ key: String) -> String {
+        let visible = { (byte: UInt8) in byte > 0x20 && byte < 0x7F }
+        if let first = key.utf8.first, let last = key.utf8.last, visible(first), visible(last) { return key }
+        return key.trimmingCharacters(in: .whitespaces)
     }
 
     static func sendable(_ value: Any) -> any Sendable {

@@ -35,8 +35,9 @@ struct AuditRow: Sendable {
     var detail: String?
 }
 
-/// Webhook events gathered by a batch, queued together at its end.
-typealias QueuedEvent = (operatorId: Int64, event: WebhookEvent, payload: String, at: Int64)
+/// Webhook events gathered by a batch, queued together at its end. The payload is made only
+/// when a webhook of the operator takes the event (most operators have none).
+typealias QueuedEvent = (operatorId: Int64, event: WebhookEvent, payload: @Sendable () -> String, at: Int64)
 
 /// Token issues and redemptions queued together are written in one transaction: the new
 /// tokens (``TokenIssueBatch``), then the redemptions (``RedemptionBatch``), then the audit

@@ -82,7 +82,8 @@ enum RedemptionBatch {
                 audits.append(AuditRow(at: plan.camera.createdAt, actor: "agent:\(plan.agent.id)", action: "camera.activate", targetType: "device",
                                        targetId: String(plan.camera.deviceId), tenantId: plan.camera.organizationId, tenantPath: plan.path,
                                        detail: "serial \(plan.agent.serial)"))
-                events.append((plan.camera.operatorId, .cameraActivated, SQLStore.cameraEventPayload(plan.camera), plan.camera.createdAt))
+                let camera = plan.camera
+                events.append((camera.operatorId, .cameraActivated, { SQLStore.cameraEventPayload(camera) }, camera.createdAt))
             }
             try await insert(db, made)
         }

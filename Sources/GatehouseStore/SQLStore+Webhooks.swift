@@ -130,7 +130,7 @@ extension SQLStore {
     /// of every operator named, then multi-row inserts. Payloads are JSON objects made by
     /// Gatehouse itself (``JSONText``).
     @discardableResult
-    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [(operatorId: Int64, event: WebhookEvent, payload: String, at: Int64)]) async throws -> Int {
+    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [QueuedEvent]) async throws -> Int {
         let operators = Set(events.map(\.operatorId)).sorted()
         guard !operators.isEmpty else { return 0 }
         var hooks: [Int64: [(id: Int64, events: [WebhookEvent])]] = [:]
@@ -143,8 +143,10 @@ extension SQLStore {
         guard !hooks.isEmpty else { return 0 }
         var deliveries: [(webhookId: Int64, event: WebhookEvent, payload: String, at: Int64)] = []
         for event in events {
+            var payload: String?
             for hook in hooks[event.operatorId] ?? [] where hook.events.contains(event.event) {
-                deliveries.append((hook.id, event.event, event.payload, event.at))
+                if payload == nil { payload = event.payload() }
+                deliveries.append((hook.id, event.event, payload!, event.at))
             }
         }
         for chunk in deliveries.chunked(100) {

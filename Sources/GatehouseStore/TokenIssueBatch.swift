@@ -45,7 +45,8 @@ enum TokenIssueBatch {
             results.append(.success(token))
             audits.append(AuditRow(at: token.createdAt, actor: issue.audit.actor, action: "token.issue", targetType: "activation_token",
                                    targetId: String(token.id), tenantId: token.organizationId, tenantPath: issue.organizationPath, detail: issue.audit.detail))
-            events.append((token.operatorId, .tokenIssued, SQLStore.tokenEventPayload(token), token.createdAt))
+            let issued = token
+            events.append((token.operatorId, .tokenIssued, { SQLStore.tokenEventPayload(issued) }, token.createdAt))
         }
         return results
     }
