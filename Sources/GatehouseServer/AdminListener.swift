@@ -28,8 +28,7 @@ struct AdminListener: Service {
         // Migrations and bootstrap (in the main listener's start-up) make the authority; wait
         // for them without touching the database meanwhile.
         while !gatehouse.started.isOpen { try await Task.sleep(for: .milliseconds(20)) }
-        guard let stored = try await store.authority() else { throw GatehouseError(.internal, "no certificate authority after bootstrap") }
-        let authority = try CertificateAuthority(certificatePEM: stored.certificatePEM, privateKeyPEM: stored.keyPEM)
+        let authority = try await gatehouse.authority.authority()
         let isIP = CertificateAuthority.ipAddressBytes(configuration.host) != nil
         let server = try authority.issue(
             commonName: configuration.host, organizationalUnit: "admin-listener",
@@ -40,7 +39,7 @@ struct AdminListener: Service {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem)))
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = .noHostnameVerification
-        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(stored.certificatePEM.utf8), format: .pem)])
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.certificatePEM.utf8), format: .pem)])
 
         let verifier = ClientCertificateVerifier(authority: authority.certificate)
         let logger = self.logger

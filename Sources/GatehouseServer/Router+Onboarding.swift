@@ -55,12 +55,8 @@ extension GatehouseApp {
         if body.readableBytes > 0, RequestMediaType.of(request.headers) != "application/json" {
             throw GatehouseError(.unsupportedMediaType, "the body must be application/json")
         }
-        var code: String?
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { code = String(parts[1]) }
-        }
-        return OnboardingCall(path: request.uri.path, registrationCode: code,
+        // No bearer, or not a bearer: the code is missing (0401).
+        return OnboardingCall(path: request.uri.path, registrationCode: try? Self.bearerToken(request),
                               applicationId: request.headers[HTTPField.Name("X-Agrirouter-ApplicationId")!],
                               signature: request.headers[HTTPField.Name("X-Agrirouter-Signature")!],
                               body: Array(buffer: body), sourceAddress: context.clientAddress)
