@@ -52,7 +52,7 @@ bench_engine() {
     local name="$1"; shift
     PORT="$(free_port)"
     local data="$WORK/data-$name"
-    "$BIN" serve --data-dir "$data" --port "$PORT" --admin-tls-port 0 --log-level error "$@" >"$WORK/server-$name.out" 2>"$WORK/server-$name.err" &
+    "$BIN" serve --data-dir "$data" --port "$PORT" --admin-tls-port 0 --rest-gateway-port 0 --log-level error "$@" >"$WORK/server-$name.out" 2>"$WORK/server-$name.err" &
     SERVER=$!
     wait_healthy
     local admin="Authorization: Bearer $(cat "$data/admin-token")"

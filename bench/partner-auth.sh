@@ -18,7 +18,7 @@ cat > "$WORK/fixture.json" <<JSON
  "clients": [{"client_id": "bench", "tenant": "bench-res", "name": "Bench", "scopes": ["read", "write"], "provisioning": true, "secret": "$SECRET"}]}
 JSON
 "$BIN" import "$WORK/fixture.json" --data-dir "$WORK/data" >/dev/null
-"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port 0 --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
+"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port 0 --rest-gateway-port 0 --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_healthy

@@ -134,7 +134,7 @@ head -c $((BLOB_MB << 20)) /dev/urandom > "$WORK/blob"
 
 PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
-"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port 0 --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
+"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port 0 --rest-gateway-port 0 --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_healthy

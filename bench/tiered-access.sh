@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 PORT="$(free_port)"
 ADMIN_PORT="$(free_port)"
-"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port "$ADMIN_PORT" --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
+"$BIN" serve --data-dir "$WORK/data" --port "$PORT" --admin-tls-port "$ADMIN_PORT" --rest-gateway-port 0 --log-level error >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_healthy

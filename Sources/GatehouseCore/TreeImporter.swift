@@ -5,12 +5,16 @@
 /// second time.
 public struct TreeImporter: Sendable {
     public let store: any ManagementStore
+    /// Where applications and their certification versions are kept; a store that keeps both is
+    /// found by itself. A document with applications is refused without one.
+    public let onboarding: (any OnboardingStore)?
     public let hasher: PasswordHasher
     public let clock: any GatehouseClock
 
-    /// Creates an importer over a store.
-    public init(store: any ManagementStore, hasher: PasswordHasher, clock: any GatehouseClock = SystemClock()) {
+    /// Creates an importer over a store (and its applications, when `store` keeps them too).
+    public init(store: any ManagementStore, hasher: PasswordHasher, clock: any GatehouseClock = SystemClock(), onboarding: (any OnboardingStore)? = nil) {
         self.store = store
+        self.onboarding = onboarding ?? store as? any OnboardingStore
         self.hasher = hasher
         self.clock = clock
     }
@@ -29,9 +33,15 @@ public struct TreeImporter: Sendable {
     /// Checks and applies `document`.
     public func apply(_ document: TreeDocument) async throws -> Report {
         let tenants = try await plan(document)
+        let applications = try await planApplications(document)
         var report = Report()
         var ids: [String: Int64] = [:]
         if let platform = try await store.tenant(id: Management.platformTenantId) { ids[platform.key] = platform.id }
+        // Stored parents the file names without listing them (checked by `plan`).
+        let listed = Set(document.tenants.map(\.key))
+        for parent in Set(document.tenants.compactMap(\.parent)) where !listed.contains(parent) {
+            if let stored = try await store.tenant(key: parent) { ids[parent] = stored.id }
+        }
         for entry in tenants {
             let tenantId: Int64
             if entry.key == Self.platformKey {
@@ -74,6 +84,7 @@ public struct TreeImporter: Sendable {
         for entry in document.clients {
             try await applyClient(entry, ids: ids, report: &report)
         }
+        try await applyApplications(applications, ids: ids, report: &report)
         return report
     }
 
@@ -258,6 +269,7 @@ public struct TreeImporter: Sendable {
             document.clients.append(.init(clientId: client.clientId, tenant: keys[client.tenantId] ?? "", name: client.name, scopes: client.scopes,
                                           provisioning: client.provisioning, enabled: client.enabled, secretHash: hash))
         }
+        document.applications = try await exportApplications(keys: keys)
         return document
     }
 

@@ -34,26 +34,8 @@ struct AdminListener: Service {
             commonName: configuration.host, organizationalUnit: "admin-listener",
             usage: .server(dnsNames: ["localhost"] + (isIP ? [] : [configuration.host]), ipAddresses: isIP ? [configuration.host] : ["127.0.0.1"]),
             days: 30)
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(try server.certificatePEM.utf8), format: .pem))],
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem)))
-        tls.minimumTLSVersion = .tlsv12
-        tls.certificateVerification = .noHostnameVerification
-        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.certificatePEM.utf8), format: .pem)])
-
-        let verifier = ClientCertificateVerifier(authority: authority.certificate)
         let logger = self.logger
-        let channel = TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
-            let chain = try certificates.map { try $0.toDERBytes() }
-            guard let serial = await verifier.verify(chain: chain),
-                  let record = try? await store.issuedCertificate(serial: serial),
-                  record.purpose == "superadmin", record.revokedAt == nil
-            else {
-                logger.notice("admin listener: client certificate refused")
-                return .failed
-            }
-            return .certificateVerified
-        }
+        let channel = try MutualTLS.channel(authority: authority, server: server, store: store, purpose: "superadmin", logger: logger, listener: "admin listener")
         let router = gatehouse.makeAdminRouter()
         let boundPort = self.boundPort
         let app = Application(

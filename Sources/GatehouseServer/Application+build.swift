@@ -31,6 +31,9 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     if configuration.adminTLSPort != nil {
         services.append(AdminListener(gatehouse: gatehouse, logger: logger, boundPort: configuration.adminPort))
     }
+    if configuration.restGatewayPort != nil {
+        services.append(RestGatewayListener(gatehouse: gatehouse, logger: logger))
+    }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Gatehouse"),
@@ -78,6 +81,8 @@ extension GatehouseApp {
         addProvisioningDeviceRoutes(to: router)
         addOnboardingRoutes(to: router)
         addV1ApplicationRoutes(to: router)
+        addAuthorizationRoutes(to: router)
+        addV1EndpointRoutes(to: router)
         addProvisioningModelRoutes(to: router)
         addProvisioningContentRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
@@ -96,7 +101,7 @@ final class RouteTableBox: Sendable {
 public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> RouteTable {
     let database = try DatabaseFactory.open(configuration.resolvedDatabase, logger: Logger(label: "routes"))
     let gatehouse = GatehouseApp(configuration: configuration, database: database)
-    // The main listener's routes and the admin listener's (super-admin API), all in one document.
-    let routes = gatehouse.makeRouter().routes + gatehouse.makeAdminRouter().routes.filter { $0.path.description != "/healthz" }
+    // The main listener's routes, the admin listener's (super-admin API) and the REST gateway's, all in one document.
+    let routes = gatehouse.makeRouter().routes + (gatehouse.makeAdminRouter().routes + gatehouse.makeGatewayRouter().routes).filter { $0.path.description != "/healthz" }
     return RouteTable(routes.map { ($0.method, $0.path.description) })
 }

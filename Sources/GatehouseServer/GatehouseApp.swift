@@ -18,6 +18,8 @@ struct GatehouseApp: Sendable {
     let provisioning: Provisioning
     /// The signed-onboarding surface (seed 004).
     let onboarding: Onboarding
+    /// The REST gateway of onboarded endpoints (seed 004).
+    let gateway: EndpointGateway
     /// The certificate authority, read once it exists.
     let authority: AuthorityLoader
     /// Keeps the MQTT broker's files current (when a broker directory is configured).
@@ -61,6 +63,7 @@ struct GatehouseApp: Sendable {
         }
         self.onboarding = Onboarding(store: store, management: management, authority: { try await authority.authority() }, clock: configuration.clock,
                                      settings: configuration.onboarding)
+        self.gateway = EndpointGateway(onboarding: onboarding, store: store)
     }
 
     /// The caller behind `Authorization: Bearer <token>`, or `unauthenticated`.

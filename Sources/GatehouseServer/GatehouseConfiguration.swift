@@ -26,6 +26,10 @@ public struct GatehouseConfiguration: Sendable {
     public var adminTLSPort: Int? = 9000
     /// Where the admin listener reports the port it bound.
     public var adminPort = AdminPortBox()
+    /// Port of the REST gateway's mutual-TLS listener (seed 004), on the same host; `nil` turns it off.
+    public var restGatewayPort: Int? = nil
+    /// Where the REST gateway reports the port it bound.
+    public var restGatewayBoundPort = AdminPortBox()
     /// Partner auth (seed 001): token lifetimes, the token realm, sign-in limits.
     public var partnerAuth = PartnerAuthSettings()
     /// The clock of every expiry and lock (tests move it).

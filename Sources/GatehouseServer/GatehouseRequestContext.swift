@@ -7,10 +7,13 @@ public struct GatehouseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's address, for per-address limits; `nil` in router tests.
     public let remoteAddress: SocketAddress?
+    /// The connection, for what only it knows (the REST gateway's client certificate).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// The client address as a string for per-address counters.

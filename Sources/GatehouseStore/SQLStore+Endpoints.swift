@@ -6,11 +6,11 @@ import SQLKit
 extension SQLStore {
     static let endpointColumnList = """
         id, device_id, tenant_id, application_id, certification_version_id, external_id, gateway, device_alternate_id, capability_alternate_id, \
-        sensor_alternate_id, certificate_serial, status, created_at, updated_at
+        sensor_alternate_id, certificate_serial, status, created_at, updated_at, parent_endpoint_id, capabilities_at
         """
     static let endpointColumns = """
         e.id, e.device_id, e.tenant_id, e.application_id, e.certification_version_id, e.external_id, e.gateway, e.device_alternate_id, \
-        e.capability_alternate_id, e.sensor_alternate_id, e.certificate_serial, e.status, e.created_at, e.updated_at
+        e.capability_alternate_id, e.sensor_alternate_id, e.certificate_serial, e.status, e.created_at, e.updated_at, e.parent_endpoint_id, e.capabilities_at
         """
 
     static func onboardedEndpoint(from row: any SQLRow) throws -> OnboardedEndpoint {
@@ -27,7 +27,9 @@ extension SQLStore {
                                        capability: try row.decode(column: "capability_alternate_id", as: String.self),
                                        sensor: try row.decode(column: "sensor_alternate_id", as: String.self)),
             certificateSerial: try row.decode(column: "certificate_serial", as: String?.self), status: status,
-            createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: try row.decode(column: "updated_at", as: Int64.self))
+            createdAt: try row.decode(column: "created_at", as: Int64.self), updatedAt: try row.decode(column: "updated_at", as: Int64.self),
+            parentEndpointId: try row.decode(column: "parent_endpoint_id", as: Int64?.self),
+            capabilitiesAt: try row.decode(column: "capabilities_at", as: Int64?.self))
     }
 
     public func endpoint(tenantId: Int64, applicationId: Int64, externalId: String) async throws -> OnboardedEndpoint? {
@@ -66,11 +68,13 @@ extension SQLStore {
         return try await database.transaction { db in
             // The code first: a used (or meanwhile used) code writes nothing. On PostgreSQL a
             // concurrent use of the same code waits here and then finds it used.
-            guard try await db.raw("""
-                UPDATE registration_codes SET used_at = \(bind: o.at)
-                WHERE id = \(bind: o.registrationCodeId) AND tenant_id = \(bind: o.tenantId) AND used_at IS NULL AND expires_at > \(bind: o.at)
-                RETURNING id
-                """).first() != nil else { throw GatehouseError(.unauthenticated, "the registration code is not valid") }
+            if let codeId = o.registrationCodeId {
+                guard try await db.raw("""
+                    UPDATE registration_codes SET used_at = \(bind: o.at)
+                    WHERE id = \(bind: codeId) AND tenant_id = \(bind: o.tenantId) AND used_at IS NULL AND expires_at > \(bind: o.at)
+                    RETURNING id
+                    """).first() != nil else { throw GatehouseError(.unauthenticated, "the registration code is not valid") }
+            }
 
             let existing = try await db.raw("""
                 SELECT \(unsafeRaw: Self.endpointColumnList) FROM onboarded_endpoints
@@ -102,7 +106,8 @@ extension SQLStore {
                 guard let row = try await db.raw("""
                     UPDATE onboarded_endpoints SET device_id = \(bind: deviceId), certification_version_id = \(bind: o.certificationVersionId),
                         gateway = \(bind: o.gateway.rawValue), device_alternate_id = \(bind: ids.device), capability_alternate_id = \(bind: ids.capability),
-                        sensor_alternate_id = \(bind: ids.sensor), certificate_serial = \(bind: o.certificate.serial), status = 'active', updated_at = \(bind: o.at)
+                        sensor_alternate_id = \(bind: ids.sensor), certificate_serial = \(bind: o.certificate.serial), status = 'active', updated_at = \(bind: o.at),
+                        parent_endpoint_id = \(bind: o.parentEndpointId), capabilities_at = NULL
                     WHERE id = \(bind: existing.id) RETURNING \(unsafeRaw: Self.endpointColumnList)
                     """).first() else { throw GatehouseError(.conflict, "the endpoint was removed meanwhile") }
                 endpoint = try Self.onboardedEndpoint(from: row)
@@ -112,10 +117,10 @@ extension SQLStore {
                 // conflict (on PostgreSQL it waits for the other transaction to end first).
                 guard let row = try await db.raw("""
                     INSERT INTO onboarded_endpoints (device_id, tenant_id, application_id, certification_version_id, external_id, gateway,
-                        device_alternate_id, capability_alternate_id, sensor_alternate_id, certificate_serial, status, created_at, updated_at)
+                        device_alternate_id, capability_alternate_id, sensor_alternate_id, certificate_serial, status, created_at, updated_at, parent_endpoint_id)
                     VALUES (\(bind: deviceId), \(bind: o.tenantId), \(bind: o.applicationId), \(bind: o.certificationVersionId), \(bind: o.externalId),
                         \(bind: o.gateway.rawValue), \(bind: ids.device), \(bind: ids.capability), \(bind: ids.sensor), \(bind: o.certificate.serial),
-                        'active', \(bind: o.at), \(bind: o.at))
+                        'active', \(bind: o.at), \(bind: o.at), \(bind: o.parentEndpointId))
                     ON CONFLICT DO NOTHING RETURNING \(unsafeRaw: Self.endpointColumnList)
                     """).first() else { throw GatehouseError(.conflict, "the endpoint was onboarded meanwhile") }
                 endpoint = try Self.onboardedEndpoint(from: row)
@@ -159,10 +164,24 @@ extension SQLStore {
             let present = Set(found.map(\.alternateIds.device))
             let missing = named.filter { !present.contains($0) }
             guard missing.isEmpty else { return ([], missing) }
+            // A telemetry platform's virtual CUs go with it.
+            var known = Set(found.map(\.id))
+            for chunk in found.chunked(500) {
+                let parents = chunk.map { String($0.id) }.joined(separator: ", ")
+                let children = try await db.raw("""
+                    SELECT \(unsafeRaw: Self.endpointColumnList) FROM onboarded_endpoints
+                    WHERE parent_endpoint_id IN (\(unsafeRaw: parents)) AND status = 'active' ORDER BY id\(unsafeRaw: lock)
+                    """).all().map(Self.onboardedEndpoint(from:))
+                for child in children where known.insert(child.id).inserted { found.append(child) }
+            }
             found.sort { $0.id < $1.id }
             for chunk in found.chunked(500) {
                 let ids = chunk.map { String($0.id) }.joined(separator: ", ")
-                try await db.raw("UPDATE onboarded_endpoints SET status = 'revoked', device_id = NULL, updated_at = \(bind: at) WHERE id IN (\(unsafeRaw: ids))").run()
+                try await db.raw("""
+                    UPDATE onboarded_endpoints SET status = 'revoked', device_id = NULL, capabilities_at = NULL, updated_at = \(bind: at) WHERE id IN (\(unsafeRaw: ids))
+                    """).run()
+                try await db.raw("DELETE FROM endpoint_capabilities WHERE endpoint_id IN (\(unsafeRaw: ids))").run()
+                try await db.raw("DELETE FROM gateway_messages WHERE recipient_endpoint_id IN (\(unsafeRaw: ids))").run()
                 let devices = chunk.compactMap(\.deviceId).map(String.init).joined(separator: ", ")
                 if !devices.isEmpty { try await db.raw("DELETE FROM devices WHERE id IN (\(unsafeRaw: devices))").run() }
             }

@@ -18,7 +18,7 @@ func withMigratedStore<T: Sendable>(_ configuration: GatehouseConfiguration, _ b
 
 /// `gatehouse import FILE.json`: apply a declarative tree document.
 struct Import: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply an import file (tenants, users, clients); re-applying it changes nothing.")
+    static let configuration = CommandConfiguration(abstract: "Apply an import file (tenants, users, clients, applications); re-applying it changes nothing.")
 
     @Argument(help: "The JSON import file (see docs/import-format.md).")
     var file: String

@@ -56,6 +56,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("endpoint-certificate-days"), help: "Validity of onboarded endpoints' certificates in days (env GATEHOUSE_ENDPOINT_CERTIFICATE_DAYS; default 365).")
     var endpointCertificateDays: Int?
 
+    @Option(name: .customLong("rest-gateway-port"), help: "Port of the REST gateway's mutual-TLS listener for onboarded endpoints (env GATEHOUSE_REST_GATEWAY_PORT; default 8443; 0 picks a free port).")
+    var restGatewayPort: Int?
     @Option(name: .customLong("rest-gateway-url"), help: "Base URL endpoints send REST measures to (env GATEHOUSE_REST_GATEWAY_URL; default https://127.0.0.1:8443).")
     var restGatewayURL: String?
 
@@ -86,6 +88,7 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host ?? environment("HOST") ?? "127.0.0.1"
         configuration.port = try integer(port, "PORT", 0...65535) ?? 8080
         configuration.adminTLSPort = try integer(adminTLSPort, "ADMIN_TLS_PORT", 0...65535) ?? 9000
+        configuration.restGatewayPort = try integer(restGatewayPort, "REST_GATEWAY_PORT", 0...65535) ?? 8443
         if let text = publicURL ?? environment("PUBLIC_URL") {
             guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
                 throw ValidationError("--public-url must be an http:// or https:// URL")

@@ -74,6 +74,8 @@ struct BadInputTests {
         Row(method: .get, path: "/v1/applications/{applicationId}/versions", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .patch, path: "/v1/applications/{applicationId}/versions/{versionId}", validBody: #"{"status":"certified"}"#, wrongTypeBody: #"{"status":"gold"}"#, requiresFields: false),
         Row(method: .post, path: "/v1/tenants/{id}/registration-codes", validBody: "{}", wrongTypeBody: #"{"application_id":7}"#, requiresFields: false),
+        Row(method: .get, path: "/v1/tenants/{id}/endpoints", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .delete, path: "/v1/tenants/{id}/endpoints/{endpointId}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
     ]
 
     @Test func everyV1RouteHasARow() throws {
@@ -93,7 +95,7 @@ struct BadInputTests {
             let clientId = try #require(created.id)
             let device = try #require(try await client.admin(.post, "/v1/devices", json: #"{"tenant_id":\#(tenant),"kind":"camera","name":"Cam"}"#).id)
             let existing = row.path.contains("/users/") ? user : row.path.contains("/clients/") ? clientId : row.path.contains("/devices/") ? device : tenant
-            var path = row.path.replacingOccurrences(of: "{id}", with: String(existing))
+            var path = row.path.replacingOccurrences(of: "{id}", with: String(existing)).replacingOccurrences(of: "{endpointId}", with: "1")
             if path.contains("{applicationId}") {  // an application of the node, with a version
                 let application = try await client.admin(.post, "/v1/tenants/\(tenant)/applications", json: #"{"name":"App"}"#)
                 let applicationId = try #require(application.json["application_id"] as? String)
@@ -120,9 +122,9 @@ struct BadInputTests {
             }
             // Unknown and malformed ids.
             if row.path.contains("{id}") {
-                let unknown = row.path.replacingOccurrences(of: "{id}", with: "999999")
+                let unknown = row.path.replacingOccurrences(of: "{id}", with: "999999").replacingOccurrences(of: "{endpointId}", with: "1")
                 expectError(try await client.admin(row.method, unknown, json: row.validBody), .notFound, "not_found", "unknown id")
-                let malformed = row.path.replacingOccurrences(of: "{id}", with: "1%27%20OR%201=1")
+                let malformed = row.path.replacingOccurrences(of: "{id}", with: "1%27%20OR%201=1").replacingOccurrences(of: "{endpointId}", with: "1")
                 expectError(try await client.admin(row.method, malformed, json: row.validBody), .badRequest, "invalid_request", "malformed id")
             }
             // Bodies.

@@ -240,6 +240,109 @@ struct OnboardingAPITests {
         }
     }
 
+    /// The account's side through /v1: its users list its endpoints page by page and revoke one
+    /// (by id or endpoint id); the certificate goes on the CRL, the application's signed revoke
+    /// of it is then 0109, and onboarding it again makes it afresh. Other subtrees are not found.
+    @Test func accountListsAndRevokesItsEndpointsThroughV1() async throws {
+        let clock = TestClock()
+        try await TestApp(clock: clock).run { client in
+            let world = try await Self.world(client, clock: clock)
+            var onboarded: [[String: Any]] = []
+            for (index, id) in ["urn:myapp:a", "urn:myapp:b"].enumerated() {
+                let answer = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: try await world.code(),
+                                                    body: world.body(id: id, at: clock.now() - Int64(20 + index)))
+                #expect(answer.status == .created, "\(answer.text)")
+                onboarded.append(answer.json)
+            }
+            let deviceA = try #require(onboarded[0]["deviceAlternateId"] as? String), deviceB = try #require(onboarded[1]["deviceAlternateId"] as? String)
+            // An endpoint of another account (its code made by the platform admin).
+            let otherAccount = try await client.createTenant(kind: "account", parent: 1, name: "Brown Farm")
+            let otherCode = try #require(try await client.admin(.post, "/v1/tenants/\(otherAccount)/registration-codes").json["code"] as? String)
+            let theirs = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: otherCode, body: world.body(id: "urn:myapp:a", at: clock.now() - 30))
+            #expect(theirs.status == .created, "\(theirs.text)")
+
+            // The account's user lists its own two, in id order, with the public ids of application and version.
+            let path = "/v1/tenants/\(world.accountId)/endpoints"
+            let listed = try await client.send(.get, path, token: world.userToken)
+            #expect(listed.status == .ok, "\(listed.text)")
+            #expect(listed.items.map { $0["device_alternate_id"] as? String } == [deviceA, deviceB])
+            #expect(listed.json.keys.contains("next_cursor") && listed.json["next_cursor"] is NSNull)
+            let first = try #require(listed.items.first)
+            #expect(first["external_id"] as? String == "urn:myapp:a" && first["application_id"] as? String == world.applicationId)
+            #expect(first["certification_version_id"] as? String == world.versionId && first["gateway"] as? String == "3" && first["status"] as? String == "active")
+            #expect(first["capability_alternate_id"] as? String == onboarded[0]["capabilityAlternateId"] as? String)
+            #expect(first["sensor_alternate_id"] as? String == onboarded[0]["sensorAlternateId"] as? String)
+            #expect(Self.int(first["tenant_id"]) == Int(world.accountId) && Self.int(first["created_at"]) != nil && Self.int(first["updated_at"]) != nil)
+            let idA = try #require(Self.int(first["id"])), serialA = try #require(first["certificate_serial"] as? String)
+            #expect(!serialA.isEmpty && serialA.allSatisfy(\.isHexDigit))
+            // Paging: limit and the opaque cursor of the previous page.
+            let page1 = try await client.send(.get, path + "?limit=1", token: world.userToken)
+            let cursor = try #require(page1.json["next_cursor"] as? String)
+            #expect(page1.items.map { $0["device_alternate_id"] as? String } == [deviceA])
+            let page2 = try await client.send(.get, path + "?limit=1&cursor=\(cursor)", token: world.userToken)
+            #expect(page2.items.map { $0["device_alternate_id"] as? String } == [deviceB] && page2.json["next_cursor"] is NSNull)
+            #expect(try await client.send(.get, path + "?limit=0", token: world.userToken).status == .badRequest)
+            #expect(try await client.send(.get, path + "?cursor=x", token: world.userToken).status == .badRequest)
+            // The platform admin sees all three from the root; the user does not see the other account's.
+            #expect(try await client.admin(.get, "/v1/tenants/1/endpoints").items.count == 3)
+            #expect(try await client.send(.get, "/v1/tenants/\(otherAccount)/endpoints", token: world.userToken).status == .notFound)
+            let theirId = try #require(Self.int(try await client.admin(.get, "/v1/tenants/\(otherAccount)/endpoints").items.first?["id"]))
+            #expect(try await client.admin(.delete, "\(path)/\(theirId)").status == .notFound)  // not under this account
+            #expect(try await client.send(.delete, "\(path)/\(theirId)", token: world.userToken).status == .notFound)
+            #expect(try await client.send(.delete, "\(path)/999999", token: world.userToken).status == .notFound)
+            #expect(try await client.send(.delete, "\(path)/\(UUID().uuidString)", token: world.userToken).status == .notFound)
+            let malformed = try await client.send(.delete, "\(path)/not-an-id", token: world.userToken)
+            #expect(malformed.status == .badRequest && malformed.errorCode == "invalid_request", "\(malformed.text)")
+
+            // Revoke A by its id: 204; listed as revoked with its serial, which is now on the CRL.
+            clock.advance(5)
+            let revoked = try await client.send(.delete, "\(path)/\(idA)", token: world.userToken)
+            #expect(revoked.status == .noContent, "\(revoked.text)")
+            let after = try await client.send(.get, path, token: world.userToken).items
+            #expect(after.first?["status"] as? String == "revoked" && after.first?["certificate_serial"] as? String == serialA)
+            #expect(Self.int(after.first?["updated_at"]) == Int(clock.now()) && after.last?["status"] as? String == "active")
+            let dir = try TestDatabases.temporaryDirectory()
+            try await client.raw(.get, "/pki/crl.pem").text.write(toFile: dir + "/crl.pem", atomically: true, encoding: .utf8)
+            let crl = try await Self.openssl(["crl", "-in", dir + "/crl.pem", "-noout", "-text"])
+            let crlSerials = crl.output.split(separator: "\n").compactMap { line -> String? in
+                guard let range = line.range(of: "Serial Number: ") else { return nil }
+                return Self.serial(String(line[range.upperBound...]))
+            }
+            #expect(crlSerials.contains(Self.serial(serialA)), "\(crl.output)")
+            #expect(try await client.send(.delete, "\(path)/\(idA)", token: world.userToken).errorCode == "conflict")
+
+            // The application's own signed revoke of A finds it gone (0109), as after its own revoke.
+            let accountUUID = try #require(try await world.signed(.post, "/api/v1.0/registration/onboard/verify", code: try await world.code(),
+                                                                  body: world.body(at: clock.now() - 1)).json["accountId"] as? String)
+            let revokeBody = #"{"accountId":"\#(accountUUID)","endpointIds":["\#(deviceA)"],"UTCTimestamp":"\#(Self.timestamp(clock.now()))","timeZone":"+00:00"}"#
+            let again = try await world.signed(.delete, "/api/v1.0/registration/onboard/revoke", code: nil, body: revokeBody)
+            #expect(again.errorCode == "0109", "\(again.text)")
+
+            // B by its endpoint id (any case), by a dealer's admin above the account... here the platform admin.
+            #expect(try await client.admin(.delete, "\(path)/\(deviceB.uppercased())").status == .noContent)
+            #expect(try await client.send(.get, path, token: world.userToken).items.allSatisfy { $0["status"] as? String == "revoked" })
+
+            // Onboarding A again makes it afresh: new ids, active, a new certificate.
+            clock.advance(5)
+            let fresh = try await world.signed(.post, "/api/v1.0/registration/onboard/request", code: try await world.code(),
+                                               body: world.body(id: "urn:myapp:a"))
+            #expect(fresh.status == .created, "\(fresh.text)")
+            #expect((fresh.json["deviceAlternateId"] as? String).map { $0 != deviceA } == true)
+            let relisted = try await client.send(.get, path, token: world.userToken).items
+            #expect(Self.int(relisted.first?["id"]) == idA && relisted.first?["status"] as? String == "active")
+            #expect(relisted.first?["certificate_serial"] as? String != serialA)
+        }
+    }
+
+    static func int(_ value: Any?) -> Int? { (value as? NSNumber)?.intValue }
+
+    /// A certificate serial as hex without separators or leading zeros, upper case.
+    static func serial(_ text: String) -> String {
+        let hex = text.uppercased().filter(\.isHexDigit)
+        let trimmed = hex.drop { $0 == "0" }
+        return trimmed.isEmpty ? "0" : String(trimmed)
+    }
+
     /// Applications: keys are checked, the private key is shown once, others' applications are not found.
     @Test func applicationsThroughV1() async throws {
         try await TestApp().run { client in

@@ -54,6 +54,13 @@ enum ImportContract {
             let third = try await importer.apply(changed)
             #expect(third.created == 0 && third.updated == 2 && third.unchanged == 4)
             #expect(try await store.tenant(key: "shop-1")?.name == "Shop One")
+
+            // A later file may hang new nodes (and their users) under nodes stored before.
+            let later = TreeDocument(tenants: [.init(key: "shop-2", kind: .account, parent: "acme-res", name: "Shop 2")],
+                                     users: [.init(email: "owner2@shop.example", tenant: "shop-2", name: "Owner 2")])
+            let fourth = try await importer.apply(later)
+            #expect(fourth.created == 2 && fourth.updated == 0)
+            #expect(try await store.tenant(key: "shop-2")?.parentId == reseller.id)
         }
     }
 
@@ -107,6 +114,164 @@ enum ImportContract {
             moved.tenants[1].name = "Renamed"
             await #expect(throws: GatehouseError.self) { _ = try await importer.apply(moved) }
             #expect(try await store.tenant(key: "acme")?.name == "Acme")
+        }
+    }
+}
+
+/// The `applications` of an import file (signed onboarding, seed 004), on every engine.
+enum ImportApplicationsContract {
+    static let hasher = ImportContract.hasher
+    static let appId = "6f1c8a4e-2b7d-4c1e-9a3f-0d5e7b9c1a2f"
+    static let versionId = "0b9e2d41-7c3a-4f58-8e6d-1a2b3c4d5e6f"
+
+    static func document(publicKey: String) -> TreeDocument {
+        TreeDocument(
+            tenants: [
+                .init(key: "farmsoft", kind: .distributor, parent: nil, name: "Farm Software Inc"),
+                .init(key: "green-farm", kind: .account, parent: nil, name: "Green Farm"),
+            ],
+            applications: [
+                // Upper-case ids are taken in canonical lower case; the key is stored trimmed.
+                .init(tenant: "farmsoft", name: "Field app", applicationId: appId.uppercased(), publicKey: "\n" + publicKey + "\n\n",
+                      redirectUrls: ["https://app.example/callback"],
+                      versions: [.init(versionId: versionId, name: "1.0", status: .certified, cuOnboarding: true), .init(name: "2.0-beta")]),
+                // No ids at all: found again by owner and name on the next import.
+                .init(tenant: "farmsoft", name: "Telemetry platform", versions: [.init(name: "1.0", status: .certified)]),
+            ])
+    }
+
+    static func importIsIdempotent(_ engine: DatabaseEngine) async throws {
+        let pair = try RSAKeyPair.generate()
+        let document = document(publicKey: pair.publicKeyPEM)
+        let exported = try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let importer = TreeImporter(store: store, hasher: hasher)
+            let first = try await importer.apply(document)
+            #expect(first.created == 7 && first.updated == 0 && first.unchanged == 0)  // 2 nodes, 2 applications, 3 versions
+
+            let developer = try #require(try await store.tenant(key: "farmsoft"))
+            let field = try #require(try await store.application(applicationId: appId))
+            #expect(field.tenantId == developer.id && field.name == "Field app" && field.redirectURLs == ["https://app.example/callback"])
+            #expect(field.publicKeyPEM == pair.publicKeyPEM.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
+            // The stored key is the one that checks the application's signatures.
+            let signature = try RequestSignature.sign(body: Array("{}".utf8), privateKey: pair.privateKey)
+            #expect(RequestSignature.verify(body: Array("{}".utf8), hexSignature: signature, publicKey: try RSAPublicKey(pem: try #require(field.publicKeyPEM))))
+            let versions = try await store.certificationVersions(applicationId: field.id)
+            #expect(versions.map(\.name) == ["1.0", "2.0-beta"] && versions[0].versionId == versionId)
+            #expect(versions[0].status == .certified && versions[0].cuOnboarding && versions[1].status == .draft && !versions[1].cuOnboarding)
+            let applications = try await store.applications(under: developer.path)
+            #expect(applications.count == 2)
+            let telemetry = try #require(applications.first { $0.name == "Telemetry platform" })
+            #expect(UUID(uuidString: telemetry.applicationId) != nil && telemetry.publicKeyPEM == nil && telemetry.redirectURLs.isEmpty)
+            let audit = try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items
+            #expect(audit.filter { $0.actor == "import" }.count == audit.count)
+
+            // Again: nothing changes, nothing is written (the application without an id is not made twice).
+            let second = try await importer.apply(document)
+            #expect(second.created == 0 && second.updated == 0 && second.unchanged == 7)
+            #expect(try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items.count == audit.count)
+            #expect(try await store.applications(under: developer.path).map(\.applicationId) == applications.map(\.applicationId))
+
+            // A changed file changes exactly what changed; what it leaves out is left as it is.
+            var changed = document
+            changed.applications[0].versions?[0].status = .withdrawn
+            changed.applications[0].redirectUrls = nil
+            changed.applications[0].publicKey = nil
+            changed.applications[1].name = "Telemetry platform"
+            changed.applications[1].redirectUrls = ["https://telemetry.example/back"]
+            changed.applications[1].versions = []
+            let third = try await importer.apply(changed)
+            #expect(third.created == 0 && third.updated == 2 && third.unchanged == 4, "\(third)")
+            #expect(try await store.certificationVersion(versionId: versionId)?.status == .withdrawn)
+            let kept = try await store.application(applicationId: appId)
+            #expect(kept?.publicKeyPEM == field.publicKeyPEM && kept?.redirectURLs == field.redirectURLs)
+            #expect(try await store.application(id: telemetry.id)?.redirectURLs == ["https://telemetry.example/back"])
+            #expect(try await store.certificationVersions(applicationId: telemetry.id).count == 1)
+
+            // The export names every application and version by id; importing it again changes nothing.
+            let exported = try await importer.export()
+            #expect(exported.applications.count == 2 && exported.applications.allSatisfy { $0.applicationId != nil && $0.tenant == "farmsoft" })
+            #expect(exported.applications.flatMap { $0.versions ?? [] }.allSatisfy { $0.versionId != nil })
+            let fourth = try await importer.apply(exported)
+            #expect(fourth.created == 0 && fourth.updated == 0)
+            return exported
+        }
+        // Into an empty installation: the same applications with the same ids, and the same export.
+        let text = String(decoding: try JSONEncoder().encode(exported), as: UTF8.self)
+        #expect(text.contains("\"application_id\"") && text.contains("\"cu_onboarding\"") && !text.contains("PRIVATE KEY"))
+        try await TestDatabases.withMigrated(engine) { database in
+            let importer = TreeImporter(store: SQLStore(database: database), hasher: hasher)
+            let decoded = try JSONDecoder().decode(TreeDocument.self, from: Data(text.utf8))
+            #expect(try await importer.apply(decoded).created == 7)
+            #expect(try await importer.export() == exported)
+        }
+        // A document without applications exports without the key.
+        let empty = String(decoding: try JSONEncoder().encode(TreeDocument()), as: UTF8.self)
+        #expect(!empty.contains("applications"))
+    }
+
+    static func badApplicationsWriteNothing(_ engine: DatabaseEngine) async throws {
+        let pair = try RSAKeyPair.generate()
+        let document = document(publicKey: pair.publicKeyPEM)
+        try await TestDatabases.withMigrated(engine) { database in
+            let store = SQLStore(database: database)
+            let importer = TreeImporter(store: store, hasher: hasher)
+            func bad(_ change: (inout TreeDocument) -> Void) -> TreeDocument {
+                var copy = document
+                change(&copy)
+                return copy
+            }
+            let cases: [(TreeDocument, String)] = [
+                (bad { $0.applications[0].tenant = "nowhere" }, "applications[0].tenant"),
+                (bad { $0.applications[0].name = " " }, "applications[0].name"),
+                (bad { $0.applications[0].applicationId = "app-1" }, "applications[0].application_id"),
+                (bad { $0.applications[1].applicationId = appId }, "applications[1].application_id"),
+                (bad { $0.applications[0].publicKey = "-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMk=\n-----END PUBLIC KEY-----\n" },
+                 "applications[0].public_key"),
+                (bad { $0.applications[0].publicKey = "not a key" }, "applications[0].public_key"),
+                (bad { $0.applications[0].redirectUrls = ["javascript:alert(1)"] }, "applications[0].redirect_urls"),
+                (bad { $0.applications.append(.init(tenant: "farmsoft", name: "Telemetry platform")) }, "applications[2].name"),
+                (bad { $0.applications[0].versions?[1].versionId = "v2" }, "applications[0].versions[1].version_id"),
+                (bad { $0.applications[1].versions?[0].versionId = versionId }, "applications[1].versions[0].version_id"),
+                (bad { $0.applications[0].versions?.append(.init(name: "2.0-beta")) }, "applications[0].versions[2].name"),
+                (bad { $0.applications[0].versions?[0].name = "" }, "applications[0].versions[0].name"),
+            ]
+            for (file, field) in cases {
+                let error = await #expect(throws: GatehouseError.self) { _ = try await importer.apply(file) }
+                #expect(error?.code == .validationFailed && error?.field == field, "\(field): \(String(describing: error))")
+            }
+            #expect(try await store.listTenants(under: nil, kind: nil, parentId: nil, page: PageRequest()).items.count == 1)
+            #expect(try await store.listAudit(under: nil, page: PageRequest()).items.isEmpty)
+
+            // Ids taken elsewhere are conflicts, found before anything is written.
+            _ = try await importer.apply(document)
+            let auditCount = try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items.count
+            let telemetry = try #require(try await store.applications(under: "/").first { $0.name == "Telemetry platform" })
+            let telemetryVersion = try #require(try await store.certificationVersions(applicationId: telemetry.id).first)
+            let moved = bad {
+                $0.tenants.append(.init(key: "other-dev", kind: .distributor, parent: nil, name: "Other"))
+                $0.applications[0].tenant = "other-dev"
+            }
+            let stolen = bad {
+                $0.applications[0].name = "Renamed"
+                $0.applications[0].versions?.append(.init(versionId: telemetryVersion.versionId, name: "taken"))
+            }
+            for file in [moved, stolen] {
+                let error = await #expect(throws: GatehouseError.self) { _ = try await importer.apply(file) }
+                #expect(error?.code == .conflict, "\(String(describing: error))")
+            }
+            #expect(try await store.tenant(key: "other-dev") == nil)
+            #expect(try await store.application(applicationId: appId)?.name == "Field app")
+            #expect(try await store.listAudit(under: nil, page: PageRequest(limit: 500)).items.count == auditCount)
+
+            // Two stored applications of one name: the file must say which one it means.
+            let developer = try #require(try await store.tenant(key: "farmsoft"))
+            let now = Int64(Date().timeIntervalSince1970)
+            _ = try await store.createApplication(OnboardingApplication(id: 0, applicationId: UUID().uuidString.lowercased(), tenantId: developer.id,
+                                                                        name: "Telemetry platform", publicKeyPEM: nil, redirectURLs: [], createdAt: now,
+                                                                        updatedAt: now), audit: AuditIntent(actor: "test"))
+            let ambiguous = await #expect(throws: GatehouseError.self) { _ = try await importer.apply(document) }
+            #expect(ambiguous?.field == "applications[1].application_id" && ambiguous?.message.contains("2 applications") == true)
         }
     }
 }

@@ -528,4 +528,23 @@ enum OnboardingContract {
             #expect(try await f.store.endpoints(under: f.developer.path, limit: 10, offset: 0).total == 0)
         }
     }
+
+    /// One endpoint by its internal id, whatever its status; unknown ids find nothing.
+    static func endpointById(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let f = try await fixture(database)
+            let first = try await onboarded(f, "urn:1")
+            let second = try await onboarded(f, "urn:2", account: f.otherAccount)
+            #expect(try await f.store.endpoint(id: first.id) == first)
+            #expect(try await f.store.endpoint(id: second.id) == second)
+            #expect(try await f.store.endpoint(id: second.id + 100) == nil)
+            #expect(try await f.store.endpoint(id: 0) == nil)
+            f.clock.advance(5)
+            let revoked = try await f.store.revokeEndpoints(tenantId: f.account.id, applicationId: f.application.id,
+                                                            deviceAlternateIds: [first.alternateIds.device], at: f.clock.now(), audit: audit).revoked
+            let found = try #require(try await f.store.endpoint(id: first.id))
+            #expect(found == revoked.first && found.status == .revoked && found.deviceId == nil && found.certificateSerial == first.certificateSerial)
+            #expect(found.updatedAt == f.clock.now())
+        }
+    }
 }

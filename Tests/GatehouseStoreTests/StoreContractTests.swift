@@ -19,6 +19,8 @@ struct SQLiteStoreContractTests {
     @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.sqlite) }
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.sqlite) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
+    @Test func importApplicationsIsIdempotent() async throws { try await ImportApplicationsContract.importIsIdempotent(.sqlite) }
+    @Test func badImportApplicationsWriteNothing() async throws { try await ImportApplicationsContract.badApplicationsWriteNothing(.sqlite) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
@@ -66,6 +68,10 @@ struct SQLiteStoreContractTests {
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.sqlite) }
     @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.sqlite) }
     @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.sqlite) }
+    @Test func onboardingEndpointById() async throws { try await OnboardingContract.endpointById(.sqlite) }
+    @Test func gatewayRoutingFollowsCapabilities() async throws { try await GatewayContract.routingFollowsCapabilities(.sqlite) }
+    @Test func gatewayRevocationEndsTheGateway() async throws { try await GatewayContract.revocationEndsTheGateway(.sqlite) }
+    @Test func gatewayConcurrentFetchesHandOutEachMessageOnce() async throws { try await GatewayContract.concurrentFetchesHandOutEachMessageOnce(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -85,6 +91,8 @@ struct PostgresStoreContractTests {
     @Test func importIsIdempotent() async throws { try await ImportContract.importIsIdempotent(.postgres) }
     @Test func exportRoundTrips() async throws { try await ImportContract.exportRoundTrips(.postgres) }
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
+    @Test func importApplicationsIsIdempotent() async throws { try await ImportApplicationsContract.importIsIdempotent(.postgres) }
+    @Test func badImportApplicationsWriteNothing() async throws { try await ImportApplicationsContract.badApplicationsWriteNothing(.postgres) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
@@ -132,4 +140,8 @@ struct PostgresStoreContractTests {
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.postgres) }
     @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.postgres) }
     @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.postgres) }
+    @Test func onboardingEndpointById() async throws { try await OnboardingContract.endpointById(.postgres) }
+    @Test func gatewayRoutingFollowsCapabilities() async throws { try await GatewayContract.routingFollowsCapabilities(.postgres) }
+    @Test func gatewayRevocationEndsTheGateway() async throws { try await GatewayContract.revocationEndsTheGateway(.postgres) }
+    @Test func gatewayConcurrentFetchesHandOutEachMessageOnce() async throws { try await GatewayContract.concurrentFetchesHandOutEachMessageOnce(.postgres) }
 }

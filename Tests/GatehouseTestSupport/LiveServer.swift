@@ -86,7 +86,8 @@ public final class LiveServer: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["serve"] + arguments
+        // The REST gateway's default port (8443) would be shared by every test's server.
+        process.arguments = ["serve"] + arguments + (arguments.contains("--rest-gateway-port") ? [] : ["--rest-gateway-port", "0"])
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))

@@ -64,6 +64,15 @@ public struct Onboarding: Sendable {
         } else {
             format = .pem
         }
+        return try await issueEndpoint(account: account, application: application, version: version, externalId: externalId, gateway: gateway,
+                                       format: format, registrationCodeId: code.id, parent: nil, actor: "application:\(application.applicationId)")
+    }
+
+    /// Onboards (or onboards again, with the same ids and a new certificate) one endpoint whose
+    /// caller has been checked: a signed or CU onboarding (with its registration code) or a
+    /// telemetry platform's virtual CU (with its platform's endpoint id).
+    func issueEndpoint(account: Tenant, application: OnboardingApplication, version: CertificationVersion, externalId: String, gateway: OnboardingGateway,
+                       format: CertificateFormat, registrationCodeId: Int64?, parent: Int64?, actor: String) async throws -> OnboardingResult {
         for attempt in 0..<2 {
             let existing = try await store.endpoint(tenantId: account.id, applicationId: application.id, externalId: externalId)
             var ids = AlternateIds(device: Self.newUUID(), capability: Self.newUUID(), sensor: Self.newUUID())
@@ -80,9 +89,9 @@ public struct Onboarding: Sendable {
                                            notAfter: Int64(issued.certificate.notValidAfter.timeIntervalSince1970), revokedAt: nil, createdAt: now)
             do {
                 let endpoint = try await store.onboard(EndpointOnboarding(
-                    registrationCodeId: code.id, tenantId: account.id, applicationId: application.id, certificationVersionId: version.id,
-                    externalId: externalId, gateway: gateway, alternateIds: ids, certificate: record, at: now),
-                    audit: AuditIntent(actor: "application:\(application.applicationId)", detail: externalId))
+                    registrationCodeId: registrationCodeId, tenantId: account.id, applicationId: application.id, certificationVersionId: version.id,
+                    externalId: externalId, gateway: gateway, alternateIds: ids, certificate: record, at: now, parentEndpointId: parent),
+                    audit: AuditIntent(actor: actor, detail: externalId))
                 return OnboardingResult(endpoint: endpoint, certificate: credential, secret: secret, format: format, connection: connection(endpoint))
             } catch let error as GatehouseError where error.code == .conflict && attempt == 0 {
                 continue  // another onboarding of this endpoint got there first: take its ids
@@ -164,8 +173,17 @@ public struct Onboarding: Sendable {
         let scope = ["regcode-address:\(call.sourceAddress)"]
         let minute = now / 60
         let since = minute - settings.guessWindowMinutes + 1
-        if try await store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] >= settings.guessesPerAddress {
-            throw GatehouseError(.rateLimited, "too many unknown registration codes; try again in \(60 - now % 60) seconds")
+        let failures = { (since: Int64) in try await self.store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] }
+        if try await failures(since) >= settings.guessesPerAddress {
+            // The first minute from which fewer failures remain: once the window has moved past
+            // the minute before it, the address may try again.
+            var low = since + 1, high = minute + 1
+            while low < high {
+                let middle = (low + high) / 2
+                if try await failures(middle) < settings.guessesPerAddress { high = middle } else { low = middle + 1 }
+            }
+            let wait = max(1, (low + settings.guessWindowMinutes - 1) * 60 - now)
+            throw GatehouseError(.rateLimited, "too many unknown registration codes; try again in \(wait) seconds")
         }
         let text = (call.registrationCode ?? "").trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty, text.utf8.count <= 64, let code = try await store.registrationCode(hash: Self.codeHash(text)),

@@ -13,6 +13,11 @@ struct OnboardingBody {
         fields = object
     }
 
+    /// An object already parsed (an entry of a list in a body).
+    init(fields: [String: Any]) {
+        self.fields = fields
+    }
+
     /// A string field (numbers are taken as their text); nil when absent or null.
     func string(_ name: String) throws(GatehouseError) -> String? {
         switch fields[name] {
@@ -38,9 +43,9 @@ struct OnboardingBody {
 }
 
 /// `UTCTimestamp` values: ISO-8601 in UTC with `Z`, any number of fraction digits.
-enum OnboardingTimestamp {
+public enum OnboardingTimestamp {
     /// Unix seconds of `2018-06-04T12:00:03.000Z`, nil when the text is not of that form.
-    static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes.count <= 40, bytes.last == UInt8(ascii: "Z") else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
@@ -72,7 +77,7 @@ enum OnboardingTimestamp {
     }
 
     /// `2026-11-23T18:57:00.000Z` for unix seconds.
-    static func format(_ seconds: Int64) -> String {
+    public static func format(_ seconds: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(seconds))
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

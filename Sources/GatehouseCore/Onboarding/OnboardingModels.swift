@@ -113,10 +113,16 @@ public struct OnboardedEndpoint: Sendable, Hashable, Codable {
     public var status: Status
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// For a virtual CU: the telemetry platform's endpoint that onboarded it.
+    public var parentEndpointId: Int64?
+    /// When the endpoint last sent its capabilities through the gateway; nil until it has.
+    public var capabilitiesAt: Int64?
 
     public init(id: Int64, deviceId: Int64?, tenantId: Int64, applicationId: Int64, certificationVersionId: Int64, externalId: String, gateway: OnboardingGateway,
                 alternateIds: AlternateIds, certificateSerial: String?, status: Status,
-                createdAt: Int64, updatedAt: Int64) {
+                createdAt: Int64, updatedAt: Int64, parentEndpointId: Int64? = nil, capabilitiesAt: Int64? = nil) {
+        self.parentEndpointId = parentEndpointId
+        self.capabilitiesAt = capabilitiesAt
         self.id = id
         self.deviceId = deviceId
         self.tenantId = tenantId
@@ -134,8 +140,11 @@ public struct OnboardedEndpoint: Sendable, Hashable, Codable {
 
 /// What an onboarding writes, decided by ``Onboarding`` before the store is called.
 public struct EndpointOnboarding: Sendable {
-    /// The registration code used (marked used in the same transaction; `unauthenticated` if it was used meanwhile).
-    public var registrationCodeId: Int64
+    /// The registration code used (marked used in the same transaction; `unauthenticated` if it was used meanwhile);
+    /// nil for a virtual CU, which its telemetry platform onboards without one.
+    public var registrationCodeId: Int64?
+    /// For a virtual CU: its telemetry platform's endpoint.
+    public var parentEndpointId: Int64? = nil
     public var tenantId: Int64
     public var applicationId: Int64
     public var certificationVersionId: Int64
@@ -149,9 +158,10 @@ public struct EndpointOnboarding: Sendable {
     public var certificate: IssuedCertificate
     public var at: Int64
 
-    public init(registrationCodeId: Int64, tenantId: Int64, applicationId: Int64, certificationVersionId: Int64, externalId: String, gateway: OnboardingGateway,
-                alternateIds: AlternateIds, certificate: IssuedCertificate, at: Int64) {
+    public init(registrationCodeId: Int64?, tenantId: Int64, applicationId: Int64, certificationVersionId: Int64, externalId: String, gateway: OnboardingGateway,
+                alternateIds: AlternateIds, certificate: IssuedCertificate, at: Int64, parentEndpointId: Int64? = nil) {
         self.registrationCodeId = registrationCodeId
+        self.parentEndpointId = parentEndpointId
         self.tenantId = tenantId
         self.applicationId = applicationId
         self.certificationVersionId = certificationVersionId

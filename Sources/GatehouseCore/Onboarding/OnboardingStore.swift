@@ -49,11 +49,20 @@ public protocol OnboardingStore: Sendable {
         -> (revoked: [OnboardedEndpoint], missing: [String])
     /// Endpoints of the accounts under `path`, in id order.
     func endpoints(under path: String, limit: Int, offset: Int) async throws -> OffsetPage<OnboardedEndpoint>
+    /// An endpoint by its internal id (any status).
+    func endpoint(id: Int64) async throws -> OnboardedEndpoint?
 
     // MARK: Guessing
     /// Failed look-ups per scope since `minute` (unix minutes); shared with agent activation.
     func activationFailures(scopes: [String], sinceMinute minute: Int64) async throws -> [String: Int64]
     func recordActivationFailure(scopes: [String], minute: Int64) async throws
+
+    // MARK: The platform's authorization key
+    /// The key that signs authorization redirects, if one was made.
+    func authorizationKey() async throws -> StoredAuthorizationKey?
+    /// Stores `key` unless a key is stored already, and answers the stored one: nodes racing to
+    /// make the first key all end up with the same key.
+    func storeAuthorizationKeyOnce(_ key: StoredAuthorizationKey) async throws -> StoredAuthorizationKey
 
     // MARK: Revocation list
     /// Revoked certificates that have not yet expired (`not_after` after `now`), for the CRL.
