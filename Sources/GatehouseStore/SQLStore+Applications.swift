@@ -243,19 +243,6 @@ extension SQLStore {
     // MARK: Signed requests
 
     public func recordSignedRequest(fingerprint: String, at: Int64, expiresAt: Int64) async throws -> Bool {
-        let skipLocked = database.engine == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-        return try await database.transaction { db in
-            // A few expired fingerprints go with each new one (indexed; other nodes' ones are skipped, not waited for).
-            try await db.raw("""
-                DELETE FROM signed_requests WHERE fingerprint IN (
-                    SELECT fingerprint FROM signed_requests WHERE expires_at < \(bind: at) LIMIT 64\(unsafeRaw: skipLocked))
-                """).run()
-            // An expired fingerprint not yet dropped is taken over: only a live one makes a replay.
-            return try await db.raw("""
-                INSERT INTO signed_requests (fingerprint, expires_at) VALUES (\(bind: fingerprint), \(bind: expiresAt))
-                ON CONFLICT (fingerprint) DO UPDATE SET expires_at = excluded.expires_at WHERE signed_requests.expires_at < \(bind: at)
-                RETURNING fingerprint
-                """).first() != nil
-        }
+        try await signedRequests.submit(SignedRequestRecord(fingerprint: fingerprint, at: at, expiresAt: expiresAt))
     }
 }

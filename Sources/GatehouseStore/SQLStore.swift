@@ -19,6 +19,8 @@ public struct SQLStore: ManagementStore {
     let activationWrites: GroupCommit<ActivationWrite, ActivationWritten>
     /// Group commit of serial activations (serial provisioning).
     let serialActivations: GroupCommit<SerialActivationRequest, SerialActivation>
+    /// Group commit of seen signed requests (signed onboarding's replay check).
+    let signedRequests: GroupCommit<SignedRequestRecord, Bool>
     /// Rings after a commit that queued webhook deliveries (see ``WebhookOutboxSignal``).
     public let webhookOutbox: WebhookOutboxSignal
 
@@ -40,6 +42,9 @@ public struct SQLStore: ManagementStore {
         }
         self.serialActivations = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
             try await SerialActivationBatch.commit(database, batch)
+        }
+        self.signedRequests = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
+            try await SignedRequestBatch.commit(database, batch)
         }
     }
 

@@ -404,6 +404,37 @@ enum OnboardingContract {
 
     /// A signed request's fingerprint is recorded once: the same one again is a replay until it
     /// expires, then it is accepted again; expired fingerprints are dropped.
+    /// One query answers everything an onboarding call checks; what is not there, or not
+    /// asked for, is nil, and the failures are those of the address in the window.
+    static func onboardingContextReadsEverythingAtOnce(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let f = try await fixture(database)
+            let code = try await f.store.createRegistrationCode(
+                RegistrationCode(id: 0, tenantId: f.account.id, userId: nil, applicationId: f.application.id, expiresAt: f.clock.now() + 60, usedAt: nil,
+                                 createdAt: f.clock.now()), codeHash: "context-hash", audit: audit)
+            let minute = f.clock.now() / 60
+            try await f.store.recordActivationFailure(scopes: ["regcode-address:a"], minute: minute - 20)
+            try await f.store.recordActivationFailure(scopes: ["regcode-address:a"], minute: minute - 1)
+            try await f.store.recordActivationFailure(scopes: ["regcode-address:a"], minute: minute)
+            try await f.store.recordActivationFailure(scopes: ["regcode-address:b"], minute: minute)
+            let query = OnboardingContextQuery(applicationId: f.application.applicationId, versionId: f.version.versionId, codeHash: "context-hash",
+                                               failureScope: "regcode-address:a", sinceMinute: minute - 14)
+            let full = try await f.store.onboardingContext(query)
+            #expect(full.application == f.application && full.version == f.version && full.code == code && full.account == f.account)
+            #expect(full.developerPath == f.developer.path && full.accountUUID == nil && full.failures == 2)
+            let accountUUID = try await f.store.accountUUID(tenantId: f.account.id, newUUID: uuid())
+            #expect(try await f.store.onboardingContext(query).accountUUID == accountUUID)
+
+            let bare = try await f.store.onboardingContext(OnboardingContextQuery(applicationId: uuid(), versionId: nil, codeHash: nil,
+                                                                                  failureScope: "regcode-address:none", sinceMinute: minute - 14))
+            #expect(bare.application == nil && bare.version == nil && bare.code == nil && bare.account == nil)
+            #expect(bare.developerPath == nil && bare.accountUUID == nil && bare.failures == 0)
+            let unknownCode = try await f.store.onboardingContext(OnboardingContextQuery(applicationId: f.application.applicationId, versionId: uuid(),
+                                                                                         codeHash: "other", failureScope: "regcode-address:b", sinceMinute: minute))
+            #expect(unknownCode.application == f.application && unknownCode.version == nil && unknownCode.code == nil && unknownCode.failures == 1)
+        }
+    }
+
     static func signedRequestsAreRecordedOnce(_ engine: DatabaseEngine) async throws {
         try await TestDatabases.withMigrated(engine) { database in
             let f = try await fixture(database)

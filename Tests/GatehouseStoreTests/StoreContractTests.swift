@@ -65,6 +65,7 @@ struct SQLiteStoreContractTests {
     @Test func onboardingConcurrentReonboardingsLeaveOneLiveCertificate() async throws { try await OnboardingContract.concurrentReonboardingsLeaveOneLiveCertificate(.sqlite) }
     @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.sqlite) }
     @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.sqlite) }
+    @Test func onboardingContextReadsEverythingAtOnce() async throws { try await OnboardingContract.onboardingContextReadsEverythingAtOnce(.sqlite) }
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.sqlite) }
     @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.sqlite) }
     @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.sqlite) }
@@ -137,6 +138,7 @@ struct PostgresStoreContractTests {
     @Test func onboardingConcurrentReonboardingsLeaveOneLiveCertificate() async throws { try await OnboardingContract.concurrentReonboardingsLeaveOneLiveCertificate(.postgres) }
     @Test func onboardingExternalIdsArePerAccountAndApplication() async throws { try await OnboardingContract.externalIdsArePerAccountAndApplication(.postgres) }
     @Test func onboardingSignedRequestsAreRecordedOnce() async throws { try await OnboardingContract.signedRequestsAreRecordedOnce(.postgres) }
+    @Test func onboardingContextReadsEverythingAtOnce() async throws { try await OnboardingContract.onboardingContextReadsEverythingAtOnce(.postgres) }
     @Test func onboardingRevokeEndpointsIsAllOrNothing() async throws { try await OnboardingContract.revokeEndpointsIsAllOrNothing(.postgres) }
     @Test func onboardingRevokedEndpointIsOnboardedAfresh() async throws { try await OnboardingContract.revokedEndpointIsOnboardedAfresh(.postgres) }
     @Test func onboardingEndpointsListUnderAPath() async throws { try await OnboardingContract.endpointsListUnderAPath(.postgres) }

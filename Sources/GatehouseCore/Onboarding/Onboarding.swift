@@ -13,6 +13,8 @@ public struct Onboarding: Sendable {
     public let authority: @Sendable () async throws -> CertificateAuthority
     public let clock: any GatehouseClock
     public let settings: OnboardingSettings
+    /// Applications' public keys, parsed once per PEM.
+    let publicKeys = PublicKeyCache()
 
     /// The service over its store, the tree's rules and the authority that signs endpoint certificates.
     public init(store: any OnboardingStore, management: Management, authority: @escaping @Sendable () async throws -> CertificateAuthority, clock: any GatehouseClock, settings: OnboardingSettings) {
@@ -29,8 +31,9 @@ public struct Onboarding: Sendable {
     /// using it) and answers the account's public id.
     public func verify(_ call: OnboardingCall) async throws -> String {
         let checked = try await checkSigned(call)
-        let account = try await account(of: checked.code)
-        _ = try await certificationVersion(checked.body, application: checked.application, account: account, unsigned: false)
+        let account = try account(of: checked.context)
+        _ = try certificationVersion(checked.body, context: checked.context, account: account, unsigned: false)
+        if let known = checked.context.accountUUID { return known }
         return try await store.accountUUID(tenantId: account.id, newUUID: UUID().uuidString.lowercased())
     }
 
@@ -38,19 +41,21 @@ public struct Onboarding: Sendable {
     /// by its certification version): onboards the endpoint, or onboards it again with the same
     /// ids and a new certificate, and uses the registration code.
     public func onboard(_ call: OnboardingCall, signed: Bool) async throws -> OnboardingResult {
-        let body: OnboardingBody, application: OnboardingApplication, code: RegistrationCode
+        let body: OnboardingBody, application: OnboardingApplication, code: RegistrationCode, context: OnboardingContext
         if signed {
-            (body, application, code) = try await checkSigned(call)
+            (body, application, code, context) = try await checkSigned(call)
         } else {
             body = try OnboardingBody(call.body)
-            guard let found = try await store.application(applicationId: Self.uuid(try body.string("applicationId") ?? "") ?? "") else {
+            guard let applicationId = Self.uuid(try body.string("applicationId") ?? "") else {
                 throw GatehouseError(.applicationInvalid, "the application id is not valid")
             }
+            context = try await self.context(call, applicationId: applicationId, body: body)
+            guard let found = context.application else { throw GatehouseError(.applicationInvalid, "the application id is not valid") }
             application = found
-            code = try await registrationCode(call, application: application)
+            code = try await registrationCode(call, context: context, application: application)
         }
-        let account = try await account(of: code)
-        let version = try await certificationVersion(body, application: application, account: account, unsigned: !signed)
+        let account = try account(of: context)
+        let version = try certificationVersion(body, context: context, account: account, unsigned: !signed)
         let externalId = try Self.externalId(try body.required("id"))
         guard let gateway = OnboardingGateway(rawValue: try body.string("gatewayId") ?? "") else {
             throw GatehouseError(.gatewayInvalid, "gatewayId must be \"2\" (MQTT) or \"3\" (REST)", field: "gatewayId")
@@ -103,7 +108,7 @@ public struct Onboarding: Sendable {
     /// `DELETE …/onboard/revoke`: a signed request revoking endpoints of an account; their
     /// certificates go on the revocation list and their devices are removed.
     public func revoke(_ call: OnboardingCall) async throws {
-        let (body, application) = try await checkSignature(call)
+        let (body, application, _) = try await checkSignature(call)
         let accountUUID = try body.required("accountId").lowercased()
         guard let account = try await store.account(uuid: accountUUID) else { throw GatehouseError(.accountUnknown, "the account is unknown") }
         guard account.enabled else { throw GatehouseError(.accountInactive, "the account is inactive") }
@@ -132,19 +137,32 @@ public struct Onboarding: Sendable {
 
     // MARK: Checks
 
+    /// Everything the call's checks read, in one query: the application, the body's
+    /// certification version, the bearer code with its account, and the address's failures.
+    func context(_ call: OnboardingCall, applicationId: String, body: OnboardingBody) async throws -> OnboardingContext {
+        let now = clock.now()
+        let code = (call.registrationCode ?? "").trimmingCharacters(in: .whitespaces)
+        return try await store.onboardingContext(OnboardingContextQuery(
+            applicationId: applicationId, versionId: (try? body.string("certificationVersionId")).flatMap { $0 }.flatMap(Self.uuid),
+            codeHash: code.isEmpty || code.utf8.count > 64 ? nil : Self.codeHash(code),
+            failureScope: Self.failureScope(call), sinceMinute: now / 60 - settings.guessWindowMinutes + 1))
+    }
+
+    static func failureScope(_ call: OnboardingCall) -> String { "regcode-address:\(call.sourceAddress)" }
+
     /// Headers, body, application, signature over the raw bytes, timestamp window and replay.
-    func checkSignature(_ call: OnboardingCall) async throws -> (OnboardingBody, OnboardingApplication) {
+    func checkSignature(_ call: OnboardingCall) async throws -> (OnboardingBody, OnboardingApplication, OnboardingContext) {
         guard let applicationHeader = call.applicationId, !applicationHeader.isEmpty, let signature = call.signature, !signature.isEmpty else {
             throw GatehouseError(.signingHeadersMissing, "X-Agrirouter-ApplicationId and X-Agrirouter-Signature are required")
         }
         let body = try OnboardingBody(call.body)
-        guard let applicationId = Self.uuid(applicationHeader), let application = try await store.application(applicationId: applicationId) else {
-            throw GatehouseError(.applicationInvalid, "the application id is not valid")
-        }
+        guard let applicationId = Self.uuid(applicationHeader) else { throw GatehouseError(.applicationInvalid, "the application id is not valid") }
+        let context = try await context(call, applicationId: applicationId, body: body)
+        guard let application = context.application else { throw GatehouseError(.applicationInvalid, "the application id is not valid") }
         if let named = try body.string("applicationId"), Self.uuid(named) != applicationId {
             throw GatehouseError(.applicationInvalid, "the body's applicationId is not the application of the header", field: "applicationId")
         }
-        guard let pem = application.publicKeyPEM, let key = try? RSAPublicKey(pem: pem),
+        guard let pem = application.publicKeyPEM, let key = publicKeys.key(pem: pem),
               signature.utf8.count <= 2048, RequestSignature.verify(body: call.body, hexSignature: signature, publicKey: key) else {
             throw GatehouseError(.signatureInvalid, "the signature is invalid")
         }
@@ -157,24 +175,25 @@ public struct Onboarding: Sendable {
         guard try await store.recordSignedRequest(fingerprint: fingerprint, at: now, expiresAt: now + 2 * settings.timestampWindow + 1) else {
             throw GatehouseError(.timestampInvalid, "this signed request was sent before; sign a new one with a fresh UTCTimestamp")
         }
-        return (body, application)
+        return (body, application, context)
     }
 
     /// ``checkSignature(_:)`` and the registration code.
-    func checkSigned(_ call: OnboardingCall) async throws -> (body: OnboardingBody, application: OnboardingApplication, code: RegistrationCode) {
-        let (body, application) = try await checkSignature(call)
-        return (body, application, try await registrationCode(call, application: application))
+    func checkSigned(_ call: OnboardingCall) async throws
+        -> (body: OnboardingBody, application: OnboardingApplication, code: RegistrationCode, context: OnboardingContext) {
+        let (body, application, context) = try await checkSignature(call)
+        return (body, application, try await registrationCode(call, context: context, application: application), context)
     }
 
     /// The bearer registration code: known, unused, unexpired, and for this application when it
     /// came from one's authorization. Failures count against the caller's address.
-    func registrationCode(_ call: OnboardingCall, application: OnboardingApplication) async throws -> RegistrationCode {
+    func registrationCode(_ call: OnboardingCall, context: OnboardingContext, application: OnboardingApplication) async throws -> RegistrationCode {
         let now = clock.now()
-        let scope = ["regcode-address:\(call.sourceAddress)"]
+        let scope = [Self.failureScope(call)]
         let minute = now / 60
         let since = minute - settings.guessWindowMinutes + 1
-        let failures = { (since: Int64) in try await self.store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] }
-        if try await failures(since) >= settings.guessesPerAddress {
+        if context.failures >= settings.guessesPerAddress {
+            let failures = { (since: Int64) in try await self.store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] }
             // The first minute from which fewer failures remain: once the window has moved past
             // the minute before it, the address may try again.
             var low = since + 1, high = minute + 1
@@ -185,9 +204,7 @@ public struct Onboarding: Sendable {
             let wait = max(1, (low + settings.guessWindowMinutes - 1) * 60 - now)
             throw GatehouseError(.rateLimited, "too many unknown registration codes; try again in \(wait) seconds")
         }
-        let text = (call.registrationCode ?? "").trimmingCharacters(in: .whitespaces)
-        guard !text.isEmpty, text.utf8.count <= 64, let code = try await store.registrationCode(hash: Self.codeHash(text)),
-              code.usedAt == nil, code.expiresAt > now else {
+        guard let code = context.code, code.usedAt == nil, code.expiresAt > now else {
             try await store.recordActivationFailure(scopes: scope, minute: minute)
             throw GatehouseError(.unauthenticated, "the registration code is not known")
         }
@@ -198,28 +215,28 @@ public struct Onboarding: Sendable {
     }
 
     /// The account a code onboards into: known and enabled.
-    func account(of code: RegistrationCode) async throws -> Tenant {
-        guard let account = try await management.store.tenant(id: code.tenantId) else { throw GatehouseError(.accountUnknown, "the account is unknown") }
+    func account(of context: OnboardingContext) throws(GatehouseError) -> Tenant {
+        guard let account = context.account else { throw GatehouseError(.accountUnknown, "the account is unknown") }
         guard account.enabled else { throw GatehouseError(.accountInactive, "the account is inactive") }
         return account
     }
 
     /// The body's certification version: one of the application's, not withdrawn, a draft only
     /// in the developer's own tree, and open to unsigned (CU) onboarding when that is asked.
-    func certificationVersion(_ body: OnboardingBody, application: OnboardingApplication, account: Tenant, unsigned: Bool) async throws -> CertificationVersion {
-        guard let id = Self.uuid(try body.string("certificationVersionId") ?? "") else {
+    func certificationVersion(_ body: OnboardingBody, context: OnboardingContext, account: Tenant, unsigned: Bool) throws(GatehouseError) -> CertificationVersion {
+        guard Self.uuid(try body.string("certificationVersionId") ?? "") != nil else {
             throw GatehouseError(.certificationVersionInvalid, "certificationVersionId is not valid", field: "certificationVersionId")
         }
-        guard let version = try await store.certificationVersion(versionId: id) else {
+        guard let version = context.version else {
             throw GatehouseError(.certificationUnknown, "the certification version is unknown", field: "certificationVersionId")
         }
-        guard version.applicationId == application.id else {
+        guard version.applicationId == context.application?.id else {
             throw GatehouseError(.certificationVersionInvalid, "the certification version is not one of this application's", field: "certificationVersionId")
         }
         switch version.status {
         case .withdrawn: throw GatehouseError(.certificationStatus, "the certification version is withdrawn")
         case .draft:
-            guard let developer = try await management.store.tenant(id: application.tenantId), account.path.hasPrefix(developer.path) else {
+            guard let developer = context.developerPath, account.path.hasPrefix(developer) else {
                 throw GatehouseError(.accountNotApproved, "the account is not approved for this application")
             }
         case .certified: break

@@ -27,6 +27,8 @@ public protocol OnboardingStore: Sendable {
     func createRegistrationCode(_ code: RegistrationCode, codeHash: String, audit: AuditIntent) async throws -> RegistrationCode
     /// A code by hash, used or not (the caller checks expiry and use).
     func registrationCode(hash: String) async throws -> RegistrationCode?
+    /// Everything an onboarding call checks, read in one query (see ``OnboardingContext``).
+    func onboardingContext(_ query: OnboardingContextQuery) async throws -> OnboardingContext
 
     // MARK: Signed requests
     /// Records a signed request's fingerprint until `expiresAt`; false when it was seen before

@@ -115,3 +115,22 @@ public struct RSAPublicKey: Sendable, Hashable {
         }
     }
 }
+
+/// Parsed RSA public keys by their PEM text, so that a signed request does not parse its
+/// application's key again. Keyed by the PEM itself: a changed key is a new entry.
+final class PublicKeyCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys: [String: RSAPublicKey] = [:]
+    private let capacity = 512
+
+    /// The key of `pem`, nil when it is not an RSA public key.
+    func key(pem: String) -> RSAPublicKey? {
+        if let known = lock.withLock({ keys[pem] }) { return known }
+        guard let key = try? RSAPublicKey(pem: pem) else { return nil }
+        lock.withLock {
+            if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+            keys[pem] = key
+        }
+        return key
+    }
+}
