@@ -2,7 +2,8 @@ import Foundation
 import GatehouseCore
 import SQLKit
 
-/// One query for everything an onboarding call checks (see ``OnboardingContext``).
+/// One query for everything an onboarding call checks (see ``OnboardingContext``), shared by
+/// the calls that arrive together.
 extension SQLStore {
     /// `a.id AS a_id, …` for a column list of one alias.
     static func prefixed(_ columns: String, _ alias: String) -> String {
@@ -18,28 +19,49 @@ extension SQLStore {
     ].joined(separator: ", ")
 
     public func onboardingContext(_ query: OnboardingContextQuery) async throws -> OnboardingContext {
-        try await database.withConnection { db in
-            guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.onboardingContextColumns), d.path AS developer_path, o.account_uuid AS account_uuid,
-                    (SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM activation_failures
-                     WHERE scope = \(bind: query.failureScope) AND minute >= \(bind: query.sinceMinute)) AS failures
-                FROM (SELECT 1 AS one) x
-                LEFT JOIN onboarding_applications a ON a.application_id = \(bind: query.applicationId)
-                LEFT JOIN certification_versions v ON v.version_id = \(bind: query.versionId)
-                LEFT JOIN registration_codes c ON c.code_hash = \(bind: query.codeHash)
+        guard let context = try await onboardingContexts.read(query) else { throw GatehouseError(.internal, "the onboarding context query answered no row") }
+        return context
+    }
+
+    /// The contexts of several calls in one query (calls arriving together share it, see ``ReadCoalescer``).
+    static func readOnboardingContexts(_ database: any Database, queries: [OnboardingContextQuery]) async throws -> [OnboardingContextQuery: OnboardingContext] {
+        guard !queries.isEmpty else { return [:] }
+        var rows = SQLQueryString("")
+        for (index, query) in queries.enumerated() {
+            rows.appendInterpolation(unsafeRaw: index == 0 ? "(\(index), " : ", (\(index), ")
+            rows.appendInterpolation(binds: [query.applicationId, query.versionId, query.codeHash, query.failureScope] as [any Encodable & Sendable])
+            rows.appendInterpolation(unsafeRaw: ", \(query.sinceMinute))")
+        }
+        let values = rows
+        return try await database.withConnection { db in
+            var found: [OnboardingContextQuery: OnboardingContext] = [:]
+            for row in try await db.raw("""
+                WITH q (k, application_id, version_id, code_hash, scope, since) AS (VALUES \(values))
+                SELECT q.k AS k, \(unsafeRaw: Self.onboardingContextColumns), d.path AS developer_path, o.account_uuid AS account_uuid,
+                    (SELECT CAST(COALESCE(SUM(f.failures), 0) AS BIGINT) FROM activation_failures f
+                     WHERE f.scope = CAST(q.scope AS TEXT) AND f.minute >= q.since) AS failures
+                FROM q
+                LEFT JOIN onboarding_applications a ON a.application_id = CAST(q.application_id AS TEXT)
+                LEFT JOIN certification_versions v ON v.version_id = CAST(q.version_id AS TEXT)
+                LEFT JOIN registration_codes c ON c.code_hash = CAST(q.code_hash AS TEXT)
                 LEFT JOIN tenants t ON t.id = c.tenant_id
                 LEFT JOIN tenants d ON d.id = a.tenant_id
                 LEFT JOIN onboarding_accounts o ON o.tenant_id = c.tenant_id
-                """).first() else { throw GatehouseError(.internal, "the onboarding context query answered no row") }
-            func part<T>(_ alias: String, _ decode: (any SQLRow) throws -> T) throws -> T? {
-                let prefixedRow = PrefixedRow(row: row, prefix: alias + "_")
-                return try prefixedRow.decodeNil(column: "id") ? nil : decode(prefixedRow)
+                """).all() {
+                let index = Int(try row.decode(column: "k", as: Int64.self))
+                guard queries.indices.contains(index) else { continue }
+                func part<T>(_ alias: String, _ decode: (any SQLRow) throws -> T) throws -> T? {
+                    let prefixedRow = PrefixedRow(row: row, prefix: alias + "_")
+                    return try prefixedRow.decodeNil(column: "id") ? nil : decode(prefixedRow)
+                }
+                found[queries[index]] = OnboardingContext(
+                    application: try part("a", Self.onboardingApplication(from:)), version: try part("v", Self.certificationVersion(from:)),
+                    code: try part("c", Self.registrationCode(from:)), account: try part("t", Self.tenant(from:)),
+                    accountUUID: try row.decode(column: "account_uuid", as: String?.self),
+                    developerPath: try row.decode(column: "developer_path", as: String?.self),
+                    failures: try row.decode(column: "failures", as: Int64.self))
             }
-            return OnboardingContext(
-                application: try part("a", Self.onboardingApplication(from:)), version: try part("v", Self.certificationVersion(from:)),
-                code: try part("c", Self.registrationCode(from:)), account: try part("t", Self.tenant(from:)),
-                accountUUID: try row.decode(column: "account_uuid", as: String?.self), developerPath: try row.decode(column: "developer_path", as: String?.self),
-                failures: try row.decode(column: "failures", as: Int64.self))
+            return found
         }
     }
 }

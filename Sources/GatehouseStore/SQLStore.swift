@@ -21,6 +21,8 @@ public struct SQLStore: ManagementStore {
     let serialActivations: GroupCommit<SerialActivationRequest, SerialActivation>
     /// Group commit of seen signed requests (signed onboarding's replay check).
     let signedRequests: GroupCommit<SignedRequestRecord, Bool>
+    /// What onboarding calls check, read for the calls that arrive together in one query.
+    let onboardingContexts: ReadCoalescer<OnboardingContextQuery, OnboardingContext>
     /// Rings after a commit that queued webhook deliveries (see ``WebhookOutboxSignal``).
     public let webhookOutbox: WebhookOutboxSignal
 
@@ -45,6 +47,9 @@ public struct SQLStore: ManagementStore {
         }
         self.signedRequests = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
             try await SignedRequestBatch.commit(database, batch)
+        }
+        self.onboardingContexts = ReadCoalescer(concurrency: database.engine == .postgres ? 4 : 2) { queries in
+            try await Self.readOnboardingContexts(database, queries: queries)
         }
     }
 

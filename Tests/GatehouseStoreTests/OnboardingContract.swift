@@ -432,6 +432,23 @@ enum OnboardingContract {
             let unknownCode = try await f.store.onboardingContext(OnboardingContextQuery(applicationId: f.application.applicationId, versionId: uuid(),
                                                                                          codeHash: "other", failureScope: "regcode-address:b", sinceMinute: minute))
             #expect(unknownCode.application == f.application && unknownCode.version == nil && unknownCode.code == nil && unknownCode.failures == 1)
+
+            // Calls arriving together share one query (with and without a version and a code); each gets its own answer.
+            let queries = (0..<24).map { index in
+                OnboardingContextQuery(applicationId: index % 3 == 0 ? uuid() : f.application.applicationId, versionId: index % 2 == 0 ? f.version.versionId : nil,
+                                       codeHash: index % 4 == 0 ? nil : "context-hash", failureScope: "regcode-address:\(index % 2 == 0 ? "a" : "b")",
+                                       sinceMinute: minute - 14)
+            }
+            let together = try await withThrowingTaskGroup(of: (Int, OnboardingContext).self) { group in
+                for (index, query) in queries.enumerated() { group.addTask { (index, try await f.store.onboardingContext(query)) } }
+                return try await group.reduce(into: [Int: OnboardingContext]()) { $0[$1.0] = $1.1 }
+            }
+            for (index, query) in queries.enumerated() {
+                let answer = try #require(together[index])
+                #expect((answer.application != nil) == (index % 3 != 0) && (answer.version != nil) == (index % 2 == 0))
+                #expect((answer.code != nil) == (index % 4 != 0) && answer.account == (index % 4 != 0 ? f.account : nil))
+                #expect(answer.failures == (query.failureScope.hasSuffix("a") ? 2 : 1))
+            }
         }
     }
 

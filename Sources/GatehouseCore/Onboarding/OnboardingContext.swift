@@ -28,7 +28,7 @@ public struct OnboardingContext: Sendable {
 }
 
 /// The question behind an ``OnboardingContext``.
-public struct OnboardingContextQuery: Sendable {
+public struct OnboardingContextQuery: Sendable, Hashable {
     /// The application's public id (a canonical UUID).
     public var applicationId: String
     /// The certification version's public id, when the call names a valid one.
