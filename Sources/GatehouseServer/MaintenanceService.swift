@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// Periodic clean-up, run by every node (each run is idempotent): deletes tokens that
-/// expired or were revoked more than `retention` seconds ago, and stale sign-in counters.
+/// expired or were revoked more than `retention` seconds ago, stale sign-in counters, and
+/// REST-gateway messages nobody fetched within ``EndpointGateway/messageRetention``.
 struct MaintenanceService: Service {
     let store: SQLStore
     let clock: any GatehouseClock
@@ -26,6 +27,8 @@ struct MaintenanceService: Service {
                     if removed > 0 { logger.info("maintenance: removed expired credentials", metadata: ["rows": "\(removed)"]) }
                     let events = try await store.purgeExpiredEvents(now: now)
                     if events > 0 { logger.info("maintenance: removed events past their channel's records_max_age", metadata: ["rows": "\(events)"]) }
+                    let messages = try await store.purgeMessages(before: now - EndpointGateway.messageRetention)
+                    if messages > 0 { logger.info("maintenance: removed gateway messages nobody fetched", metadata: ["rows": "\(messages)"]) }
                 } catch {
                     logger.warning("maintenance: clean-up failed; will retry", metadata: ["error": "\(error)"])
                 }

@@ -68,4 +68,10 @@ extension SQLStore: GatewayStore {
             }
         }
     }
+
+    public func purgeMessages(before: Int64) async throws -> Int {
+        try await database.withConnection { db in
+            try await db.raw("DELETE FROM gateway_messages WHERE created_at < \(bind: before) RETURNING id").all().count
+        }
+    }
 }

@@ -111,6 +111,14 @@ enum GatewayContract {
             }
             let rest = try await f.store.takeMessages(recipientEndpointId: receiver.id, limit: 100).map(\.messageId)
             #expect((handed + rest).sorted() == messages.map(\.messageId).sorted())
+
+
+            // Messages nobody fetched are dropped once older than the retention; newer ones stay.
+            _ = try await f.store.deliver(from: sender, capabilities: nil, messages: [message()], at: f.clock.now() - 100)
+            let kept = message()
+            _ = try await f.store.deliver(from: sender, capabilities: nil, messages: [kept], at: f.clock.now())
+            #expect(try await f.store.purgeMessages(before: f.clock.now() - 50) == 1)
+            #expect(try await f.store.takeMessages(recipientEndpointId: receiver.id, limit: 10).map(\.messageId) == [kept.messageId])
         }
     }
 }

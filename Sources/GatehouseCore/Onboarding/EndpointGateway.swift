@@ -27,6 +27,8 @@ public struct EndpointGateway: Sendable {
     public static let maxCapabilities = 200
     /// At most this many virtual CUs in one call.
     public static let maxVirtualEndpoints = 20
+    /// A message nobody fetched is dropped after this many seconds (28 days).
+    public static let messageRetention: Int64 = 28 * 86_400
 
     public let onboarding: Onboarding
     public let store: any GatewayStore

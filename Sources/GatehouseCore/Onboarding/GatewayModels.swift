@@ -79,4 +79,6 @@ public protocol GatewayStore: Sendable {
     func capabilities(endpointId: Int64) async throws -> [EndpointCapability]
     /// Up to `limit` messages waiting for the endpoint, oldest first, removed as they are handed out.
     func takeMessages(recipientEndpointId: Int64, limit: Int) async throws -> [GatewayMessage]
+    /// Removes messages sent before `before` that nobody fetched; answers how many.
+    func purgeMessages(before: Int64) async throws -> Int
 }
