@@ -30,10 +30,12 @@ struct AdminListener: Service {
         while !gatehouse.started.isOpen { try await Task.sleep(for: .milliseconds(20)) }
         let authority = try await gatehouse.authority.authority()
         let isIP = CertificateAuthority.ipAddressBytes(configuration.host) != nil
-        let server = try authority.issue(
-            commonName: configuration.host, organizationalUnit: "admin-listener",
-            usage: .server(dnsNames: ["localhost"] + (isIP ? [] : [configuration.host]), ipAddresses: isIP ? [configuration.host] : ["127.0.0.1"]),
-            days: 30)
+        let server = try ServerIdentity(now: Int64(Date().timeIntervalSince1970)) { now in
+            try authority.issue(
+                commonName: configuration.host, organizationalUnit: "admin-listener",
+                usage: .server(dnsNames: ["localhost"] + (isIP ? [] : [configuration.host]), ipAddresses: isIP ? [configuration.host] : ["127.0.0.1"]),
+                now: Date(timeIntervalSince1970: TimeInterval(now)), days: 30)
+        }
         let logger = self.logger
         let channel = try MutualTLS.channel(authority: authority, server: server, store: store, purpose: "superadmin", logger: logger, listener: "admin listener")
         let router = gatehouse.makeAdminRouter()

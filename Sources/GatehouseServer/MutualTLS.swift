@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import GatehouseStore
 import Hummingbird
@@ -7,14 +8,15 @@ import NIOSSL
 
 /// The TLS side of Gatehouse's mutual-TLS listeners (super-admin API, REST gateway).
 enum MutualTLS {
-    /// A server configuration presenting `server` (TLS 1.2 or later) that accepts only a client
+    /// A server configuration presenting `server`'s current certificate (TLS 1.2 or later) that accepts only a client
     /// chain validating against `authority` (RFC 5280: signature, validity period, client use)
     /// whose leaf is recorded, unrevoked, as a certificate of `purpose`; anything else fails the handshake.
-    static func channel(authority: CertificateAuthority, server: CertificateAuthority.Issued, store: SQLStore, purpose: String,
+    static func channel(authority: CertificateAuthority, server: ServerIdentity, store: SQLStore, purpose: String,
                         logger: Logger, listener: String) throws -> TLSChannelConfiguration {
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(try server.certificatePEM.utf8), format: .pem))],
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem)))
+        let first = server.identity(now: Int64(Date().timeIntervalSince1970))
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: first.chain, privateKey: first.key)
+        // Each handshake presents the current certificate, renewed before it ends.
+        tls.sslContextCallback = server.contextCallback
         tls.minimumTLSVersion = .tlsv12
         tls.certificateVerification = .noHostnameVerification
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(try authority.certificatePEM.utf8), format: .pem)])

@@ -29,8 +29,11 @@ struct RestGatewayListener: Service {
         for host in [configuration.host, URL(string: configuration.onboarding.restBaseURL)?.host].compactMap({ $0 }) {
             if CertificateAuthority.ipAddressBytes(host) != nil { addresses.append(host) } else { names.append(host) }
         }
-        let server = try authority.issue(commonName: configuration.host, organizationalUnit: "rest-gateway",
-                                         usage: .server(dnsNames: Array(Set(names)).sorted(), ipAddresses: Array(Set(addresses)).sorted()), days: 30)
+        let (dnsNames, ipAddresses) = (Array(Set(names)).sorted(), Array(Set(addresses)).sorted())
+        let server = try ServerIdentity(now: Int64(Date().timeIntervalSince1970)) { now in
+            try authority.issue(commonName: configuration.host, organizationalUnit: "rest-gateway", usage: .server(dnsNames: dnsNames, ipAddresses: ipAddresses),
+                                now: Date(timeIntervalSince1970: TimeInterval(now)), days: 30)
+        }
         let logger = self.logger
         let channel = try MutualTLS.channel(authority: authority, server: server, store: store, purpose: "endpoint", logger: logger, listener: "rest gateway")
         let boundPort = configuration.restGatewayBoundPort
