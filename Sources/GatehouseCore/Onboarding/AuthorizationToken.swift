@@ -82,23 +82,7 @@ public struct AuthorizationRequest: Sendable {
     /// Where a user who refused goes: `error=access_denied` and `state`.
     public var denied: String { redirect([("error", "access_denied"), ("state", state)]) }
 
-    static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        let hex = Array("0123456789ABCDEF".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0x0f)]))
-            }
-        }
-        return out
-    }
+    static func percentEncoded(_ text: String) -> String { FormEncoding.escape(text) }
 }
 
 /// What the redirect of an allowed authorization carries.
