@@ -21,8 +21,13 @@ public struct AgentConfiguration: Sendable {
     public var qrPayload: QRPayload?
     /// The retry waits while the server is away.
     public var backoff = Backoff()
+    /// How often the agent checks in with the server (60 s).
+    public var heartbeatInterval: Duration = .seconds(60)
     /// The version the agent reports.
     public var version = AgentRunner.version
+    /// Serial mode (seed 003): activate by `/provision/activate` as this vendor and model and
+    /// install content, instead of serving the local API. Nil: the seed 000 agent.
+    public var provisioning: ProvisioningConfiguration?
 
     public init(serial: String, operatorId: Int64? = nil, serverURL: String, stateDirectory: String) {
         self.serial = serial
@@ -42,6 +47,7 @@ public enum AgentRunner {
     /// another agent holds the state directory, ``AgentFileError`` when the state directory
     /// cannot be used, before anything is served.
     public static func run(_ configuration: AgentConfiguration, logger: Logger) async throws {
+        if let provisioning = configuration.provisioning { return try await SerialAgentRunner.run(configuration, provisioning, logger: logger) }
         try DurableFile.makeDirectory(configuration.stateDirectory)
         let lock = try StateDirectoryLock.acquire(directory: configuration.stateDirectory)
         let stateFile = AgentStateFile(directory: configuration.stateDirectory)
@@ -58,13 +64,14 @@ public enum AgentRunner {
         let agent = DeviceAgent(serial: configuration.serial, version: configuration.version, builtInOperatorId: configuration.operatorId,
                                 stateFile: stateFile, state: loaded.state,
                                 transport: ActivationClient(http: client, serverURL: configuration.serverURL),
-                                backoff: configuration.backoff, logger: logger)
+                                backoff: configuration.backoff, logger: logger, heartbeatInterval: configuration.heartbeatInterval)
         let status = await agent.status
         logger.info("agent starting", metadata: [
             "serial": "\(configuration.serial)", "version": "\(configuration.version)", "state_dir": "\(configuration.stateDirectory)",
             "status": "\(status.rawValue)", "server": "\(configuration.serverURL)"])
         do {
             try await agent.start(qr: configuration.qrPayload)
+            await agent.startHeartbeat()
             let app = Application(
                 router: AgentLocalAPI.router(agent),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gatehouse-agent"),

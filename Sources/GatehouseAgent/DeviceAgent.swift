@@ -9,8 +9,11 @@ public enum AgentActivationStatus: String, Sendable {
 
 /// The agent's state machine: it holds the state file, runs one activation at a time against
 /// the server (retrying with ``Backoff`` while the server is away or answers 5xx), and
-/// reports `activate` once it holds credentials. Credentials are replaced only by new ones;
-/// no failure deletes them.
+/// reports `activate` once it holds credentials. It keeps a heartbeat with the server
+/// (``startHeartbeat()``). Credentials are replaced only by new ones, and wiped only when the
+/// server answers a check-in with 410 Gone (the agent's camera was deleted): then the agent
+/// returns to `wait_activate` and, with a built-in operator id, activates again by it. No
+/// other failure deletes them.
 public actor DeviceAgent {
     /// The camera's serial number, sent with every activation.
     public nonisolated let serial: String
@@ -27,10 +30,18 @@ public actor DeviceAgent {
     var state: AgentState
     var worker: Task<Void, Never>?
     var generation = 0
+    /// How often the agent checks in with the server (nil: no heartbeat).
+    public nonisolated let heartbeatInterval: Duration?
+    var heartbeat: Task<Void, Never>?
+    /// Counters for `gatehouse agent simulate`: activations granted, refused, and deactivations.
+    public private(set) var activations = 0
+    public private(set) var refusals = 0
+    public private(set) var deactivations = 0
 
     /// An agent over an already loaded `state` (see ``AgentStateFile/load()``).
     public init(serial: String, version: String, builtInOperatorId: Int64?, stateFile: AgentStateFile, state: AgentState,
-                transport: any ActivationTransport, backoff: Backoff, logger: Logger) {
+                transport: any ActivationTransport, backoff: Backoff, logger: Logger, heartbeatInterval: Duration? = nil) {
+        self.heartbeatInterval = heartbeatInterval
         self.serial = serial
         self.version = version
         self.builtInOperatorId = builtInOperatorId
@@ -92,11 +103,88 @@ public actor DeviceAgent {
         launch(request)
     }
 
-    /// Stops retrying (at shutdown).
+    /// Stops retrying and the heartbeat (at shutdown).
     public func stop() {
         worker?.cancel()
         worker = nil
         generation += 1
+        heartbeat?.cancel()
+        heartbeat = nil
+    }
+
+    /// Starts the heartbeat (when ``heartbeatInterval`` is set): a check-in every interval
+    /// while the agent holds credentials and no activation is under way, the first at a random
+    /// point of the second half of the first interval (agents started together spread out).
+    /// While the server is away the check-ins are retried with ``Backoff`` (never more than an
+    /// interval apart) and the credentials are kept.
+    public func startHeartbeat() {
+        guard let interval = heartbeatInterval, heartbeat == nil else { return }
+        heartbeat = Task { await self.beat(every: interval) }
+    }
+
+    func beat(every interval: Duration) async {
+        let period = max(1, interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
+        var wait = Int64.random(in: (period + 1) / 2...period)
+        var failures = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(wait)) } catch { return }
+            wait = period
+            if case .unavailable = await checkIn() {
+                var generator = SystemRandomNumberGenerator()
+                wait = min(period, backoff.delayMilliseconds(attempt: failures, using: &generator))
+                failures += 1
+            } else {
+                failures = 0
+            }
+        }
+    }
+
+    /// One heartbeat, when the agent holds credentials and no activation is under way (nil
+    /// otherwise). A 410 Gone wipes the credentials (see ``DeviceAgent``); any other answer
+    /// keeps them.
+    @discardableResult
+    public func checkIn() async -> CheckInOutcome? {
+        guard let held = state.credentials, state.pending == nil else { return nil }
+        let outcome = await transport.checkIn(agentId: held.agentId, agentKey: held.agentKey, version: version)
+        // New credentials or an activation arrived meanwhile: this answer is about the old ones.
+        guard state.credentials == held, state.pending == nil else { return outcome }
+        let metadata: Logger.Metadata = ["agent_id": "\(held.agentId)", "serial": "\(serial)"]
+        switch outcome {
+        case let .alive(status):
+            logger.debug("heartbeat", metadata: metadata.merging(["server_status": "\(status)"]) { $1 })
+        case .deactivated:
+            wipe(held, metadata: metadata)
+        case let .refused(status, code):
+            logger.warning("heartbeat refused by the server; keeping the credentials", metadata: metadata.merging([
+                "http_status": "\(status)", "code": "\(code ?? "-")"]) { $1 })
+        case let .unavailable(reason):
+            logger.warning("heartbeat: server unavailable; keeping the credentials", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+        }
+        return outcome
+    }
+
+    /// The server deactivated the agent: its credentials are wiped durably, then, with a
+    /// built-in operator id, it activates again by it.
+    func wipe(_ held: AgentCredentials, metadata: Logger.Metadata) {
+        var next = state
+        next.credentials = nil
+        do {
+            try stateFile.save(next)
+        } catch {
+            logger.error("deactivated by the server but could not wipe the credentials; trying again at the next heartbeat",
+                         metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            return
+        }
+        state = next
+        deactivations += 1
+        logger.notice("deactivated by the server (its camera was deleted): credentials wiped", metadata: metadata.merging([
+            "camera_name": "\(held.cameraName ?? "-")", "agent_status": "\(status.rawValue)"]) { $1 })
+        if let operatorId = builtInOperatorId {
+            logger.info("activating again by the built-in operator id", metadata: ["operator_id": "\(operatorId)"])
+            do { try submit(PendingActivation(operatorId: operatorId, token: nil)) } catch {
+                logger.error("could not store the activation again", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Waits until no activation is under way (for tests and `simulate`).
@@ -139,6 +227,7 @@ public actor DeviceAgent {
                 do {
                     try stateFile.save(next)
                     state = next
+                    activations += 1
                     logger.notice("activated", metadata: metadata.merging(["agent_id": "\(grant.agentId)", "server_status": "\(grant.status)",
                                                                            "camera_name": "\(grant.cameraName ?? "-")"]) { $1 })
                     return
@@ -153,6 +242,7 @@ public actor DeviceAgent {
                     logger.error("could not clear the pending activation", metadata: ["error": "\(error)"])
                 }
                 state = next
+                refusals += 1
                 logger.error("activation refused by the server; not retrying", metadata: metadata.merging([
                     "http_status": "\(status)", "code": "\(code ?? "-")", "reason": "\(message ?? "-")",
                     "agent_status": "\(self.status.rawValue)"]) { $1 })

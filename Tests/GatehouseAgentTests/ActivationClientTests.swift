@@ -27,14 +27,7 @@ struct ActivationClientTests {
             let (status, text) = answer(count)
             return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "stub"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            var ports = stream.makeAsyncIterator()
-            let port = try #require(await ports.next())
-            defer { group.cancelAll() }
+        try await StubServer.run(router) { port in
             try await body(port)
         }
     }

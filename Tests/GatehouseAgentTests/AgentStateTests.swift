@@ -111,6 +111,15 @@ struct AgentInputTests {
         #expect(delays.contains { $0 < 400 } && delays.contains { $0 >= 400 })
     }
 
+    @Test func simulateTokensFiles() throws {
+        #expect(try AgentSimulator.parseTokens("# codes\n12:ABC\n\n  DEF  \r\n", operatorId: 7)
+                == [PendingActivation(operatorId: 12, token: "ABC"), PendingActivation(operatorId: 7, token: "DEF")])
+        #expect(throws: QRPayloadError.self) { try AgentSimulator.parseTokens("DEF", operatorId: nil) }
+        for bad in ["x:ABC", "0:ABC", "12:", "12:A B"] {
+            #expect(throws: QRPayloadError.self, "\(bad)") { try AgentSimulator.parseTokens(bad, operatorId: 7) }
+        }
+    }
+
     @Test func qrPayloads() throws {
         #expect(try QRPayload.parse("Home\nwifi pass\n44766:MURAELYI") == QRPayload(ssid: "Home", password: "wifi pass", operatorId: 44766, token: "MURAELYI"))
         #expect(try QRPayload.parse("Home\r\n\r\n12:TOKEN\r\n") == QRPayload(ssid: "Home", password: "", operatorId: 12, token: "TOKEN"))
@@ -149,11 +158,21 @@ struct AgentInputTests {
 actor ScriptedTransport: ActivationTransport {
     var answers: [ActivationOutcome]
     var calls: [(operatorId: Int64, token: String?, serial: String)] = []
-    init(_ answers: [ActivationOutcome]) { self.answers = answers }
+    var checkIns: [CheckInOutcome]
+    var checkInCalls: [(agentId: Int64, agentKey: String)] = []
+    init(_ answers: [ActivationOutcome], checkIns: [CheckInOutcome] = [.alive(status: "active")]) {
+        self.answers = answers
+        self.checkIns = checkIns
+    }
     func activate(operatorId: Int64, token: String?, serial: String, version: String) async -> ActivationOutcome {
         calls.append((operatorId, token, serial))
         return answers.count > 1 ? answers.removeFirst() : answers[0]
     }
+    func checkIn(agentId: Int64, agentKey: String, version: String) async -> CheckInOutcome {
+        checkInCalls.append((agentId, agentKey))
+        return checkIns.count > 1 ? checkIns.removeFirst() : checkIns[0]
+    }
+    func setCheckIns(_ outcomes: [CheckInOutcome]) { checkIns = outcomes }
     var callCount: Int { calls.count }
 }
 
@@ -161,10 +180,89 @@ actor ScriptedTransport: ActivationTransport {
 struct DeviceAgentTests {
     static let grant = ActivationGrant(agentId: 9, agentKey: "gak_key", watcherURL: "http://w", status: "active", cameraName: "cam")
 
-    static func agent(_ transport: ScriptedTransport, directory: String, operatorId: Int64? = nil) throws -> DeviceAgent {
+    static func agent(_ transport: ScriptedTransport, directory: String, operatorId: Int64? = nil, heartbeat: Duration? = nil) throws -> DeviceAgent {
         let file = AgentStateFile(directory: directory)
         return DeviceAgent(serial: "SN-1", version: "v1", builtInOperatorId: operatorId, stateFile: file, state: try file.load().state,
-                           transport: transport, backoff: Backoff(baseMilliseconds: 1, capMilliseconds: 5), logger: Logger(label: "test"))
+                           transport: transport, backoff: Backoff(baseMilliseconds: 1, capMilliseconds: 5), logger: Logger(label: "test"),
+                           heartbeatInterval: heartbeat)
+    }
+
+    @Test func checkInAnswers() {
+        #expect(ActivationClient.checkInOutcome(status: 200, body: Data(#"{"agent_id":3,"status":"active","last_seen":1}"#.utf8)) == .alive(status: "active"))
+        #expect(ActivationClient.checkInOutcome(status: 410, body: Data(#"{"agent_id":3,"status":"deactivated"}"#.utf8)) == .deactivated)
+        #expect(ActivationClient.checkInOutcome(status: 401, body: Data(#"{"error":{"code":"unauthenticated"}}"#.utf8)) == .refused(status: 401, code: "unauthenticated"))
+        for status in [403, 404] { #expect(ActivationClient.checkInOutcome(status: status, body: Data()) == .refused(status: status, code: nil)) }
+        for status in [500, 502, 503, 408, 429] {
+            #expect(ActivationClient.checkInOutcome(status: status, body: Data()) == .unavailable(reason: "the server answered \(status)"))
+        }
+    }
+
+    @Test func onlyA410WipesTheCredentials() async throws {
+        let directory = try temporaryDirectory()
+        let transport = ScriptedTransport([.granted(Self.grant)], checkIns: [
+            .alive(status: "active"), .unavailable(reason: "connection refused"), .unavailable(reason: "the server answered 503"),
+            .refused(status: 401, code: "unauthenticated"), .deactivated])
+        let agent = try Self.agent(transport, directory: directory)
+        // No credentials: nothing to check in with.
+        #expect(await agent.checkIn() == nil)
+        try await agent.submit(PendingActivation(operatorId: 4, token: "TOKEN"))
+        await agent.waitUntilIdle()
+        for expected: CheckInOutcome in [.alive(status: "active"), .unavailable(reason: "connection refused"), .unavailable(reason: "the server answered 503"),
+                                         .refused(status: 401, code: "unauthenticated")] {
+            #expect(await agent.checkIn() == expected)
+            #expect(await agent.status == .activate)
+            #expect(try AgentStateFile(directory: directory).load().state.credentials?.agentKey == "gak_key")
+        }
+        #expect(await transport.checkInCalls.allSatisfy { $0.agentId == 9 && $0.agentKey == "gak_key" })
+        #expect(await agent.checkIn() == .deactivated)
+        #expect(await agent.status == .waitActivate)
+        let stored = try AgentStateFile(directory: directory).load().state
+        #expect(stored == AgentState())
+        // No built-in operator id: it waits for /activate or a QR code.
+        await agent.waitUntilIdle()
+        #expect(await transport.callCount == 1)
+        #expect(await agent.checkIn() == nil)
+        let text = try String(contentsOfFile: directory + "/state.json", encoding: .utf8)
+        #expect(!text.contains("gak_key"))
+    }
+
+    @Test func deactivatedWithABuiltInOperatorItActivatesAgain() async throws {
+        let directory = try temporaryDirectory()
+        let second = ActivationGrant(agentId: 10, agentKey: "gak_new", watcherURL: "http://w", status: "unassigned", cameraName: nil)
+        let transport = ScriptedTransport([.granted(Self.grant), .unavailable(reason: "503"), .granted(second)], checkIns: [.deactivated, .alive(status: "unassigned")])
+        let agent = try Self.agent(transport, directory: directory, operatorId: 77, heartbeat: .milliseconds(20))
+        try await agent.submit(PendingActivation(operatorId: 4, token: "TOKEN"))
+        await agent.waitUntilIdle()
+        await agent.startHeartbeat()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await agent.credentials?.agentId != 10, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        await agent.waitUntilIdle()
+        #expect(await agent.status == .activate)
+        #expect(await transport.calls.map(\.operatorId) == [4, 77, 77])
+        #expect(await transport.calls.last?.token == nil)
+        let stored = try AgentStateFile(directory: directory).load().state
+        #expect(stored.credentials?.agentKey == "gak_new" && stored.credentials?.serverStatus == "unassigned" && stored.pending == nil)
+        // The heartbeat carries on with the new key.
+        while await transport.checkInCalls.count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        await agent.stop()
+        #expect(await transport.checkInCalls.first?.agentKey == "gak_key")
+        #expect(await transport.checkInCalls.dropFirst().allSatisfy { $0.agentKey == "gak_new" })
+    }
+
+    @Test func theHeartbeatKeepsCredentialsWhileTheServerIsAway() async throws {
+        let directory = try temporaryDirectory()
+        let transport = ScriptedTransport([.granted(Self.grant)], checkIns: [.unavailable(reason: "connection refused")])
+        let agent = try Self.agent(transport, directory: directory, operatorId: 77, heartbeat: .milliseconds(10))
+        try await agent.submit(PendingActivation(operatorId: 4, token: "TOKEN"))
+        await agent.waitUntilIdle()
+        await agent.startHeartbeat()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await transport.checkInCalls.count < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        await agent.stop()
+        #expect(await transport.checkInCalls.count >= 20)
+        #expect(await agent.status == .activate)
+        #expect(await transport.callCount == 1)
+        #expect(try AgentStateFile(directory: directory).load().state.credentials?.agentKey == "gak_key")
     }
 
     @Test func retriesWhileTheServerIsAwayThenActivates() async throws {

@@ -274,4 +274,139 @@ struct AgentTests {
         #expect(try Self.state(directory)["pending"] == nil)
         _ = try await second.stop()
     }
+    /// Deletes the one camera the operator has, as the operator would.
+    static func deleteOnlyCamera(_ client: VSaaSLiveClient, session: String) async throws {
+        let cameras = try await Self.cameras(client, session: session)
+        let name = try #require(cameras.first?["name"] as? String, "\(cameras)")
+        let deleted = try await client.call("DELETE", "/vsaas/api/v2/cameras/\(name)", headers: ["x-vsaas-session: \(session)"])
+        #expect(deleted.status == 204, "\(deleted.text)")
+    }
+
+    /// Point 3: the heartbeat. Deleting the camera deactivates the agent; at its next check-in
+    /// (410) it wipes its key and waits; with a built-in operator id it activates again by it.
+    @Test func deletingTheCameraDeactivatesTheAgentWhichActivatesAgainByOperatorId() async throws {
+        let (server, client) = try await AgentActivationSeedTests.start()
+        defer { _ = server.process.isRunning ? kill(server.process.processIdentifier, SIGKILL) : 0 }
+        let setup = try await client.operatorSetup(adminToken: try #require(server.adminToken), email: "agent-gone@example.com")
+        let serverURL = "http://127.0.0.1:\(server.port)"
+        let base = try TestDatabases.temporaryDirectory()
+        let heartbeat = ["--heartbeat-ms", "200"]
+
+        // Without an operator id: activated over HTTP, then its camera is deleted.
+        let token = try await Self.issueToken(client, session: setup.session, organization: setup.organization, preset: setup.preset, title: "Porch")
+        let plain = try await LiveAgent.start(serial: "CAM-GONE-1", server: serverURL, stateDirectory: base + "/plain", arguments: heartbeat)
+        defer { plain.kill() }
+        #expect(try await client.call("POST", "/activate", headers: [Self.form], body: "operatorid=\(setup.operatorId)&sign=\(token)", port: plain.port).status == 200)
+        #expect(try await plain.waitForStatus("activate"), "\(plain.log)")
+        let key = try #require(try Self.credentials(base + "/plain")["agent_key"] as? String)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await plain.status()["status"] as? String == "activate", "\(plain.log)")
+        try await Self.deleteOnlyCamera(client, session: setup.session)
+        #expect(try await plain.waitForStatus("wait_activate"), "\(plain.log)")
+        #expect(plain.log.contains("deactivated by the server (its camera was deleted): credentials wiped"), "\(plain.log)")
+        let wiped = try String(contentsOfFile: base + "/plain/state.json", encoding: .utf8)
+        let wipedState = try Self.state(base + "/plain")
+        #expect(!wiped.contains(key) && wipedState["credentials"] == nil, "\(wiped)")
+        #expect(try Self.mode(base + "/plain/state.json") == 0o600)
+        // Nothing to activate by: it waits, and asks the server nothing more.
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await plain.status()["status"] as? String == "wait_activate")
+        #expect(!plain.log.contains("activating again"))
+        #expect(!plain.log.contains(key) && !plain.log.contains(token))
+        // A new token over HTTP activates it again.
+        let again = try await Self.issueToken(client, session: setup.session, organization: setup.organization, preset: setup.preset, title: "Porch 2")
+        #expect(try await client.call("POST", "/activate", headers: [Self.form], body: "operatorid=\(setup.operatorId)&sign=\(again)", port: plain.port).status == 200)
+        #expect(try await plain.waitForStatus("activate"), "\(plain.log)")
+        #expect(try Self.credentials(base + "/plain")["agent_key"] as? String != key)
+        try await Self.deleteOnlyCamera(client, session: setup.session)
+        #expect(try await plain.waitForStatus("wait_activate"), "\(plain.log)")
+        plain.kill()
+
+        // With a built-in operator id, activated with a token (its QR code), camera deleted: it activates again by itself.
+        let third = try await Self.issueToken(client, session: setup.session, organization: setup.organization, preset: setup.preset, title: "Gate")
+        let qrFile = base + "/qr.txt"
+        try Data("Home\npass\n\(setup.operatorId):\(third)".utf8).write(to: URL(fileURLWithPath: qrFile))
+        let built = try await LiveAgent.start(serial: "CAM-GONE-2", server: serverURL, stateDirectory: base + "/built",
+                                              arguments: heartbeat + ["--operator-id", String(setup.operatorId), "--qr-file", qrFile])
+        defer { built.kill() }
+        #expect(try await built.waitForStatus("activate"), "\(built.log)")
+        let deadline = ContinuousClock.now + .seconds(20)
+        let first = try Self.credentials(base + "/built")
+        #expect(first["server_status"] as? String == "active", "\(built.log)")
+        let firstKey = try #require(first["agent_key"] as? String)
+        let firstId = try #require((first["agent_id"] as? NSNumber)?.int64Value)
+        let unassignedBefore = try await client.call("GET", "/vsaas/api/v2/agents?status=unassigned", headers: ["x-vsaas-session: \(setup.session)"]).array
+        try await Self.deleteOnlyCamera(client, session: setup.session)
+        #expect(try await built.waitForLog("credentials wiped"), "\(built.log)")
+        #expect(try await built.waitForLog("activating again by the built-in operator id"), "\(built.log)")
+        let heldId = { ((try? Self.state(base + "/built"))?["credentials"] as? [String: Any])?["agent_id"] as? NSNumber }
+        while heldId()?.int64Value ?? firstId == firstId, ContinuousClock.now < deadline + .seconds(10) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await built.waitForStatus("activate"), "\(built.log)")
+        let second = try Self.credentials(base + "/built")
+        let secondId = try #require((second["agent_id"] as? NSNumber)?.int64Value)
+        #expect(secondId != firstId && second["agent_key"] as? String != firstKey && second["server_status"] as? String == "unassigned" && second["token"] == nil)
+        // A new agent waits, unassigned, for the operator; the old one is deactivated.
+        let unassigned = try await client.call("GET", "/vsaas/api/v2/agents?status=unassigned", headers: ["x-vsaas-session: \(setup.session)"]).array
+        #expect(unassignedBefore.isEmpty && unassigned.count == 1, "\(unassignedBefore) \(unassigned)")
+        #expect(unassigned.contains { ($0["id"] as? NSNumber)?.int64Value == secondId && $0["serial"] as? String == "CAM-GONE-2" }, "\(unassigned)")
+        let deactivated = try await client.call("GET", "/vsaas/api/v2/agents?status=deactivated", headers: ["x-vsaas-session: \(setup.session)"]).array
+        #expect(deactivated.contains { ($0["id"] as? NSNumber)?.int64Value == firstId }, "\(deactivated)")
+        // It keeps checking in with the new key.
+        let checkIn = try await client.call("POST", "/vsaas/api/v2/agents/status", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                                            body: "agent_id=\(secondId)&agent_key=\(try #require(second["agent_key"] as? String))")
+        #expect(checkIn.status == 200, "\(checkIn.text)")
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try Self.credentials(base + "/built")["agent_key"] as? String == second["agent_key"] as? String)
+        #expect(!built.log.contains(firstKey) && !built.log.contains(third))
+        _ = try await server.stop()
+    }
+
+    /// A server away for a while (refused connections) is not a deactivation: the heartbeat
+    /// retries and the agent keeps its credentials, then carries on with the same key.
+    @Test func aServerAwayDoesNotTakeTheCredentials() async throws {
+        let (port, data, environment, arguments, client, setup, token) = try await Self.stoppedServerWithToken(email: "agent-away@example.com", title: "Barn")
+        let first = try LiveServer(arguments: arguments, environment: environment, port: port, dataDirectory: data)
+        defer { _ = first.process.isRunning ? kill(first.process.processIdentifier, SIGKILL) : 0 }
+        #expect(try await first.waitUntilHealthy(), "\(first.stderr)")
+        let directory = try TestDatabases.temporaryDirectory() + "/agent"
+        let agent = try await LiveAgent.start(serial: "CAM-AWAY-1", server: "http://127.0.0.1:\(port)", stateDirectory: directory,
+                                              arguments: ["--heartbeat-ms", "100", "--operator-id", String(setup.operatorId)])
+        defer { agent.kill() }
+        #expect(try await client.call("POST", "/activate", headers: [Self.form], body: "operatorid=\(setup.operatorId)&sign=\(token)", port: agent.port).status == 200)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ((try? Self.state(directory))?["credentials"] as? [String: Any])?["server_status"] as? String != "active", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let held = try Self.credentials(directory)
+        let key = try #require(held["agent_key"] as? String)
+        #expect(held["server_status"] as? String == "active")
+
+        _ = try await first.stop(signal: SIGKILL)
+        let warnings = { agent.log.components(separatedBy: "heartbeat: server unavailable; keeping the credentials").count - 1 }
+        while warnings() < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(warnings() >= 5, "\(agent.log)")
+        #expect(try await agent.status()["status"] as? String == "activate")
+        #expect(try Self.credentials(directory)["agent_key"] as? String == key)
+
+        let second = try LiveServer(arguments: arguments, environment: environment, port: port, dataDirectory: data)
+        defer { _ = second.process.isRunning ? kill(second.process.processIdentifier, SIGKILL) : 0 }
+        #expect(try await second.waitUntilHealthy(), "\(second.stderr)")
+        // Back: the check-ins succeed again with the same key (the server records them).
+        let cameraDeadline = ContinuousClock.now + .seconds(10)
+        var seen = false
+        while !seen, ContinuousClock.now < cameraDeadline {
+            let cameras = try await Self.cameras(client, session: setup.session)
+            seen = cameras.first?["agent_last_seen"] is NSNumber && cameras.count == 1
+            if !seen { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let count = warnings()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(warnings() == count, "\(agent.log)")
+        #expect(try Self.credentials(directory)["agent_key"] as? String == key)
+        #expect(try await agent.status()["status"] as? String == "activate")
+        #expect(!agent.log.contains("credentials wiped") && !agent.log.contains(key) && !agent.log.contains(token))
+        _ = try await second.stop()
+    }
 }
