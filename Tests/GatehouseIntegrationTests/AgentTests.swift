@@ -32,6 +32,39 @@ struct AgentTests {
         try await client.call("GET", "/vsaas/api/v2/cameras", headers: ["x-vsaas-session: \(session)"]).array
     }
 
+    /// An agent killed with SIGKILL at any moment of an activation (right after its local API
+    /// accepted the request, while it talks to the server, or just after) and restarted ends
+    /// with one camera and credentials the server accepts.
+    @Test func killedMidActivationAndRestartedLeavesOneCameraAndIntactCredentials() async throws {
+        let (server, client) = try await AgentActivationSeedTests.start()
+        defer { _ = server.process.isRunning ? kill(server.process.processIdentifier, SIGKILL) : 0 }
+        let setup = try await client.operatorSetup(adminToken: try #require(server.adminToken), email: "agent-kill@example.com")
+        let serverURL = "http://127.0.0.1:\(server.port)"
+        for (round, delay) in [0, 1, 3, 8, 15, 30, 60].enumerated() {
+            let serial = "CAM-KILL-\(round)"
+            let token = try await Self.issueToken(client, session: setup.session, organization: setup.organization, preset: setup.preset, title: serial)
+            let directory = try TestDatabases.temporaryDirectory() + "/agent"
+            let first = try await LiveAgent.start(serial: serial, server: serverURL, stateDirectory: directory)
+            let accepted = try await client.call("POST", "/activate", headers: [Self.form], body: "operatorid=\(setup.operatorId)&sign=\(token)", port: first.port)
+            #expect(accepted.status == 200, "\(accepted.text)")
+            if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+            first.kill()
+
+            let again = try await LiveAgent.start(serial: serial, server: serverURL, stateDirectory: directory)
+            defer { again.kill() }
+            #expect(try await again.waitForStatus("activate"), "round \(round): \(first.log)\n\(again.log)")
+            let cameras = try await Self.cameras(client, session: setup.session).filter { $0["agent_serial"] as? String == serial }
+            #expect(cameras.count == 1, "round \(round): \(cameras)")
+            let held = try Self.credentials(directory)
+            let key = try #require(held["agent_key"] as? String), agentId = try #require((held["agent_id"] as? NSNumber)?.int64Value)
+            #expect((cameras.first?["agent_id"] as? NSNumber)?.int64Value == agentId, "round \(round)")
+            let checkIn = try await client.call("POST", "/vsaas/api/v2/agents/status", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                                                body: "agent_id=\(agentId)&agent_key=\(key)")
+            #expect(checkIn.status == 200, "round \(round): \(checkIn.text)")
+            #expect(try Self.mode(directory + "/state.json") == 0o600)
+        }
+    }
+
     @Test func activationOverHTTPSurvivesRestartsAndRefusesASecondAgent() async throws {
         let (server, client) = try await AgentActivationSeedTests.start()
         defer { _ = server.process.isRunning ? kill(server.process.processIdentifier, SIGKILL) : 0 }
