@@ -190,7 +190,7 @@ extension SQLStore: CredentialStore {
     public func usersInAccounts(under path: String, parentId: Int64?, email: String?, page: PageRequest) async throws -> Page<UserInAccount> {
         try await database.withConnection { db in
             var query = SQLQueryString("""
-                SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.tenantColumns.split(separator: ",").map { "n.\($0.trimmingCharacters(in: .whitespaces)) AS n_\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", "))
+                SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.prefixed(Self.tenantColumns, "n"))
                 FROM users u JOIN tenants n ON n.id = u.tenant_id
                 WHERE n.kind = 'account' AND n.path LIKE \(bind: Self.likePrefix(path)) AND u.id > \(bind: page.after ?? 0)
                 """)
@@ -198,14 +198,7 @@ extension SQLStore: CredentialStore {
             if let email { query.appendInterpolation(unsafeRaw: " AND u.email = "); query.appendInterpolation(bind: email) }
             query.appendInterpolation(unsafeRaw: " ORDER BY u.id LIMIT \(page.limit + 1)")
             let found = try await db.raw(query).all().map { row in
-                let user = try Self.userRecord(from: row).user
-                guard let kind = TenantKind(rawValue: try row.decode(column: "n_kind", as: String.self)) else { throw GatehouseError(.internal, "bad kind") }
-                let account = Tenant(
-                    id: try row.decode(column: "n_id", as: Int64.self), key: try row.decode(column: "n_key", as: String.self), kind: kind,
-                    parentId: try row.decode(column: "n_parent_id", as: Int64?.self), name: try row.decode(column: "n_name", as: String.self),
-                    enabled: try row.decode(column: "n_enabled", as: Bool.self), path: try row.decode(column: "n_path", as: String.self),
-                    createdAt: try row.decode(column: "n_created_at", as: Int64.self), updatedAt: try row.decode(column: "n_updated_at", as: Int64.self))
-                return UserInAccount(user: user, account: account)
+                UserInAccount(user: try Self.userRecord(from: row).user, account: try Self.tenant(from: PrefixedRow(row: row, prefix: "n_")))
             }
             return Self.page(found, limit: page.limit, id: \.user.id)
         }
