@@ -1,13 +1,27 @@
-# Shared pieces of the benchmark scripts: release build, a free port, wrk with a one-line
-# result, and the server's peak RSS. Source it from a script under bench/.
+# Shared pieces of the benchmark scripts: the release binary (GATEHOUSE_BIN, else a release
+# build), a free port, a server to start and stop, wrk with a one-line result, and the
+# server's peak RSS. Source it from a script under bench/.
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
+# wrk's answer timeout: long enough for a password grant queued behind 32 connections' hashing.
+TIMEOUT="${TIMEOUT:-10s}"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-swift build -c release --product gatehouse >/dev/null
-BIN="$(swift build -c release --show-bin-path)/gatehouse"
+if [ -n "${GATEHOUSE_BIN:-}" ]; then
+    BIN="$GATEHOUSE_BIN"
+    [ -x "$BIN" ] || { echo "GATEHOUSE_BIN=$BIN is not an executable" >&2; exit 1; }
+else
+    swift build -c release --product gatehouse >/dev/null
+    BIN="$(swift build -c release --show-bin-path)/gatehouse"
+fi
 WORK="$(mktemp -d /tmp/gatehouse-bench.XXXXXX)"
+SERVER=0
+# Result lines and figures ("name value unit") of the run, for bench/report.py.
+RESULTS="$WORK/results.txt"
+FIGURES="$WORK/figures.txt"
+: > "$RESULTS"
+: > "$FIGURES"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -18,18 +32,79 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, summary.requests))
 end
 LUA
+# counted.lua: a `done` for scripts that count answers themselves, in the globals `counted` and
+# `failed` of each thread (append it to a script that keeps them and fills `threads` in setup).
+cat > "$WORK/counted.lua" <<'LUA'
+function done(summary, latency, requests)
+  local total, bad = 0, 0
+  for _, thread in ipairs(threads) do total = total + thread:get("counted"); bad = bad + thread:get("failed") end
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", total / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, bad + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, total))
+end
+LUA
 
-# run NAME LUA-SCRIPT-OR-EMPTY PATH: prints "name rps p50_ms p99_ms errors requests peak_rss_kb"
-# (needs PORT and SERVER, the server's pid).
+# lua_request FILE METHOD PATH BODY [HEADER-NAME HEADER-VALUE]...: a wrk script sending one request.
+lua_request() {
+    local file="$1"
+    {
+        echo "wrk.method = \"$2\""
+        echo "wrk.path = \"$3\""
+        [ -n "$4" ] && echo "wrk.body = '$4'"
+        shift 4
+        while [ $# -ge 2 ]; do echo "wrk.headers[\"$1\"] = \"$2\""; shift 2; done
+    } > "$file"
+}
+
+# run_scenarios SUFFIX NAME...: runs each named scenario; SCENARIO_<NAME> holds "LUA-FILE PATH [URL-BASE]".
+run_scenarios() {
+    local suffix="$1" name spec lua path base
+    shift
+    for name in "$@"; do
+        spec="SCENARIO_$name"
+        read -r lua path base <<<"${!spec}"
+        run "$name$suffix" "$lua" "$path" "$base"
+    done
+}
+
+# peak_rss_kb: the server's VmHWM (0 when there is no server process).
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status" 2>/dev/null || echo 0; }
+
+# result_line NAME WRK-OUTPUT: "name rps p50_ms p99_ms errors requests peak_rss_kb" from wrk's RESULT line.
+result_line() {
+    local rps p50 p99 errors total
+    read -r _ rps p50 p99 errors total <<<"$(grep '^RESULT' <<<"$2")"
+    echo "$1 $rps $p50 $p99 $errors $total $(peak_rss_kb)"
+}
+
+# run NAME LUA-SCRIPT-OR-EMPTY PATH [URL-BASE]: prints a result line (needs PORT and SERVER, the
+# server's pid; URL-BASE defaults to Gatehouse on PORT).
 run() {
-    local name="$1" script="$2" path="$3" out
+    local name="$1" script="$2" path="$3" base="${4:-}"
+    base="${base:-http://127.0.0.1:$PORT}"
     if [ -n "$script" ]; then cat "$script" "$WORK/report.lua" > "$WORK/run.lua"; else cp "$WORK/report.lua" "$WORK/run.lua"; fi
-    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/run.lua" "http://127.0.0.1:$PORT$path" | grep '^RESULT')"
-    read -r _ rps p50 p99 errors total <<<"$out"
-    echo "$name $rps $p50 $p99 $errors $total $(awk '/VmHWM/ {print $2}' /proc/$SERVER/status)"
+    result_line "$name" "$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency -s "$WORK/run.lua" "$base$path")"
 }
 
 wait_healthy() {
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0; sleep 0.1; done
     echo "the server did not start" >&2; cat "$WORK/server.err" >&2; return 1
 }
+
+# start_gatehouse DATA-DIR [SERVE-ARGS...]: starts `gatehouse serve` on free ports (main PORT and
+# the mutual-TLS admin ADMIN_PORT) and waits until it answers; sets SERVER, PORT, ADMIN_PORT, DATA.
+start_gatehouse() {
+    DATA="$1"; shift
+    PORT="$(free_port)"
+    ADMIN_PORT="$(free_port)"
+    "$BIN" serve --data-dir "$DATA" --port "$PORT" --admin-tls-port "$ADMIN_PORT" --rest-gateway-port 0 --log-level error "$@" \
+        >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER=$!
+    wait_healthy
+}
+
+stop_gatehouse() {
+    if [ "$SERVER" != 0 ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=0; fi
+}
+
+# json_field FIELD: reads JSON on stdin, prints one top-level field.
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

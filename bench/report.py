@@ -22,10 +22,15 @@ for line in open(results):
     name, rps, p50, p99, errors, total, rss = line.split()
     rows[name] = {"requests_per_second": float(rps), "p50_ms": float(p50), "p99_ms": float(p99),
                   "errors": int(errors), "requests": int(total), "peak_rss_kb": int(rss)}
-ratios = {name: rows[a]["requests_per_second"] / rows[b]["requests_per_second"] for name, (a, b) in spec.get("ratios", {}).items()}
+ratios = {name: rows[a]["requests_per_second"] / rows[b]["requests_per_second"] for name, (a, b) in spec.get("ratios", {}).items()
+          if a in rows and b in rows and rows[b]["requests_per_second"] > 0}
 targets = []
 for target in spec.get("targets", []):
     kind = target["kind"]
+    source = rows if kind == "rps" else figures if kind == "figure" else ratios
+    if target["key"] not in source:  # a scenario that did not run (its failure is in the output)
+        targets.append({**target, "value": None, "met": False})
+        continue
     value = rows[target["key"]]["requests_per_second"] if kind == "rps" else figures[target["key"]]["value"] if kind == "figure" else ratios[target["key"]]
     met = ("min" not in target or value >= target["min"]) and ("max" not in target or value <= target["max"])
     targets.append({**target, "value": value, "met": met})
@@ -36,6 +41,9 @@ report = {
                  "threads": int(os.environ.get("THREADS", "1")), "database": os.environ.get("BENCH_DATABASE", "SQLite"), "build": "release"},
     "results": rows, "ratios": ratios, "targets": targets,
 }
+if os.environ.get("BENCH_MODE"):
+    report["settings"]["mode"] = os.environ["BENCH_MODE"]
+    report["settings"]["sizes"] = os.environ.get("BENCH_SIZES", "")
 if figures:
     report["figures"] = figures
 json.dump(report, open(base + ".json", "w"), indent=2)
@@ -53,8 +61,8 @@ with open(base + ".md", "w") as md:
             md.write(f"| {name} | {f['value']:.2f} {f['unit']} |\n")
     md.write("\n| target | measured | needed | |\n|---|---|---|---|\n")
     for t in targets:
-        unit = "/s" if t["kind"] == "rps" else " " + figures[t["key"]]["unit"] if t["kind"] == "figure" else ""
-        shown = f"{t['value']:.0f}/s" if t["kind"] == "rps" else f"{t['value']:.2f}{unit}"
+        unit = "/s" if t["kind"] == "rps" else " " + figures.get(t["key"], {"unit": ""})["unit"] if t["kind"] == "figure" else ""
+        shown = "not measured" if t["value"] is None else f"{t['value']:.0f}/s" if t["kind"] == "rps" else f"{t['value']:.2f}{unit}"
         bound = lambda sign, x: f"{sign} {x:.2f}" if t["kind"] == "ratio" else f"{sign} {x}{unit}"
         needed = " and ".join(bound(sign, t[key]) for sign, key in (("≥", "min"), ("≤", "max")) if key in t)
         md.write(f"| {t['label']} | {shown} | {needed} | {'met' if t['met'] else 'NOT met'} |\n")

@@ -28,6 +28,8 @@ public struct AgentConfiguration: Sendable {
     /// Serial mode (seed 003): activate by `/provision/activate` as this vendor and model and
     /// install content, instead of serving the local API. Nil: the seed 000 agent.
     public var provisioning: ProvisioningConfiguration?
+    /// The channel (docs/device-channel.md): handlers and reconnection waits.
+    public var channel = ChannelOptions()
 
     public init(serial: String, operatorId: Int64? = nil, serverURL: String, stateDirectory: String) {
         self.serial = serial
@@ -69,6 +71,7 @@ public enum AgentRunner {
         logger.info("agent starting", metadata: [
             "serial": "\(configuration.serial)", "version": "\(configuration.version)", "state_dir": "\(configuration.stateDirectory)",
             "status": "\(status.rawValue)", "server": "\(configuration.serverURL)"])
+        let channel = try configuration.channel.enabled ? startChannel(configuration, agent: agent, http: client, logger: logger) : nil
         do {
             try await agent.start(qr: configuration.qrPayload)
             await agent.startHeartbeat()
@@ -81,14 +84,33 @@ public enum AgentRunner {
                 logger: logger)
             try await app.runService()
         } catch {
+            channel?.cancel()
             await agent.stop()
             try? await client.shutdown()
             withExtendedLifetime(lock) {}
             throw error
         }
+        channel?.cancel()
         await agent.stop()
         try? await client.shutdown()
         logger.info("agent stopped")
         withExtendedLifetime(lock) {}
+    }
+
+    /// Starts the agent's channel: it opens once the agent holds credentials; when the server
+    /// refuses them (4401) the agent checks in, which wipes them and activates again when the
+    /// agent was deactivated.
+    static func startChannel(_ configuration: AgentConfiguration, agent: DeviceAgent, http: HTTPClient, logger: Logger) throws(AgentFileError) -> Task<Void, Never> {
+        var options = DeviceChannelConfiguration(serverURL: configuration.serverURL, version: configuration.version)
+        options.backoff = configuration.channel.backoff
+        options.pingInterval = configuration.channel.pingInterval
+        let applied = try AppliedSettingsStore(directory: configuration.stateDirectory)
+        let credentials: @Sendable () async -> ChannelCredential? = { await agent.channelCredential }
+        let channel = DeviceChannel(configuration: options, credentials: credentials, onRefused: { _, _ in await agent.stillAccepted() },
+                                    settings: configuration.channel.settingsHandler,
+                                    commands: configuration.channel.commandHandler(upload: ChannelOptions.upload(http: http, serverURL: configuration.serverURL,
+                                                                                                                  credentials: credentials)),
+                                    applied: applied, logger: logger)
+        return Task { await channel.run() }
     }
 }

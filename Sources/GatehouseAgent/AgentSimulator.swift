@@ -25,6 +25,14 @@ public struct SimulationConfiguration: Sendable {
     public var backoff = Backoff()
     /// How long the agents run; nil: until the task is cancelled.
     public var duration: Duration?
+    /// Whether each agent keeps a device channel open (settings echoed as applied, commands answered).
+    public var channel = true
+    /// The channels' reconnection waits.
+    public var channelBackoff = Backoff(baseMilliseconds: 1000, capMilliseconds: 60_000)
+    /// How often each channel pings the server.
+    public var pingInterval: Duration = .seconds(60)
+    /// Where the channels' counts go (nil: a fresh one, read into the summary).
+    public var statistics: ChannelStatistics?
 
     public init(count: Int, serverURL: String, operatorId: Int64?) {
         self.count = count
@@ -49,6 +57,20 @@ public struct SimulationSummary: Sendable, Equatable, Codable {
     public var refusals = 0
     /// Agents run.
     public var count = 0
+    /// Channels open at the end, the most open at once, and connections made in all.
+    public var connected = 0
+    public var peakConnected = 0
+    public var connections = 0
+    /// `reported` frames sent (of which applied), and command results sent.
+    public var settingsReported = 0
+    public var settingsApplied = 0
+    public var commandsAnswered = 0
+
+    enum CodingKeys: String, CodingKey {
+        case activated, failed, reactivated, deactivations, activations, refusals, count, connected, connections
+        case peakConnected = "peak_connected", settingsReported = "settings_reported", settingsApplied = "settings_applied"
+        case commandsAnswered = "commands_answered"
+    }
 
     public init() {}
 }
@@ -75,13 +97,19 @@ public enum AgentSimulator {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         let transport = ActivationClient(http: client, serverURL: configuration.serverURL)
 
+        // One socket per channel (and a few for activation); one lock for all the state directories.
+        raiseOpenFileLimit(to: configuration.count + 1024, logger: logger)
+        // One lock on the root keeps a second simulator off these state directories (a lock
+        // per agent directory would cost a descriptor per device).
+        let lock = try StateDirectoryLock.acquire(directory: root)
+        let statistics = configuration.statistics ?? ChannelStatistics()
         var agents: [DeviceAgent] = []
-        var locks: [StateDirectoryLock] = []
+        var channels: [Task<Void, Never>] = []
+        defer { for channel in channels { channel.cancel() } }
         do {
             for index in 0..<configuration.count {
                 let directory = root + "/agent-\(index)"
                 try DurableFile.makeDirectory(directory)
-                locks.append(try StateDirectoryLock.acquire(directory: directory))
                 let stateFile = AgentStateFile(directory: directory)
                 var agentLogger = logger
                 agentLogger[metadataKey: "agent"] = "\(index)"
@@ -98,6 +126,9 @@ public enum AgentSimulator {
                     try await agent.start()
                 }
                 await agent.startHeartbeat()
+                if configuration.channel {
+                    channels.append(startChannel(agent, index: index, configuration, statistics: statistics, logger: logger))
+                }
             }
             logger.notice("simulated agents started", metadata: ["count": "\(agents.count)", "server": "\(configuration.serverURL)"])
             if let duration = configuration.duration {
@@ -108,10 +139,18 @@ public enum AgentSimulator {
         } catch {
             for agent in agents { await agent.stop() }
             try? await client.shutdown()
-            withExtendedLifetime(locks) {}
+            withExtendedLifetime(lock) {}
             throw error
         }
         var summary = SimulationSummary()
+        let counts = statistics.snapshot
+        summary.connected = counts.connected
+        summary.peakConnected = counts.peakConnected
+        summary.connections = counts.connections
+        summary.settingsReported = counts.settingsReported
+        summary.settingsApplied = counts.settingsApplied
+        summary.commandsAnswered = counts.commandsAnswered
+        for channel in channels { channel.cancel() }
         summary.count = agents.count
         for agent in agents {
             await agent.stop()
@@ -124,8 +163,42 @@ public enum AgentSimulator {
             summary.refusals += await agent.refusals
         }
         try? await client.shutdown()
-        withExtendedLifetime(locks) {}
+        withExtendedLifetime(lock) {}
         return summary
+    }
+
+    /// Agent `index`'s channel: settings echoed as applied (kept in memory), commands answered,
+    /// all on the one shared event loop group.
+    static func startChannel(_ agent: DeviceAgent, index: Int, _ configuration: SimulationConfiguration, statistics: ChannelStatistics,
+                             logger: Logger) -> Task<Void, Never> {
+        var options = DeviceChannelConfiguration(serverURL: configuration.serverURL, version: AgentRunner.version)
+        options.backoff = configuration.channelBackoff
+        options.pingInterval = configuration.pingInterval
+        var channelLogger = logger
+        channelLogger[metadataKey: "agent"] = "\(index)"
+        // Memory only: cannot fail.
+        let applied = try! AppliedSettingsStore(directory: nil)
+        let channel = DeviceChannel(configuration: options, credentials: { await agent.channelCredential },
+                                    onRefused: { _, _ in await agent.stillAccepted() }, settings: EchoSettingsHandler(), commands: EchoCommandHandler(),
+                                    applied: applied, observer: statistics, logger: channelLogger)
+        return Task { await channel.run() }
+    }
+
+    /// Raises the soft limit of open files to `wanted` (each channel is a socket): up to the
+    /// hard limit, or past it when the process may.
+    static func raiseOpenFileLimit(to wanted: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+        var raised = limit
+        raised.rlim_cur = rlim_t(wanted)
+        raised.rlim_max = max(limit.rlim_max, rlim_t(wanted))
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return }
+        raised = limit
+        raised.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised)
+        if limit.rlim_max < rlim_t(wanted) {
+            logger.warning("the open-file limit is below what the simulated agents need", metadata: ["limit": "\(limit.rlim_max)", "wanted": "\(wanted)"])
+        }
     }
 
     /// Parses a tokens file: one activation code a line, `operator_id:token` or a bare token

@@ -61,6 +61,13 @@ public actor DeviceAgent {
     /// Whether an activation is under way.
     public var isActivating: Bool { state.pending != nil }
 
+    /// The credential the channel opens with: the agent's id and key, once it holds them and
+    /// no activation is under way.
+    public var channelCredential: ChannelCredential? {
+        guard let held = state.credentials, state.pending == nil else { return nil }
+        return .agent(id: held.agentId, key: held.agentKey)
+    }
+
     /// What to do at start: carry on with an activation a restart interrupted, else activate
     /// with `qr` (unless the credentials held came from that very code), else, with no
     /// credentials, activate by the built-in operator id.
@@ -161,6 +168,14 @@ public actor DeviceAgent {
             logger.warning("heartbeat: server unavailable; keeping the credentials", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
         }
         return outcome
+    }
+
+    /// After the channel refused the credentials (4401): a check-in at once. A deactivated
+    /// agent wipes them (and activates again by its operator id); answers whether the server
+    /// still takes them (200).
+    public func stillAccepted() async -> Bool {
+        if case .alive = await checkIn() { return true }
+        return false
     }
 
     /// The server deactivated the agent: its credentials are wiped durably, then, with a

@@ -271,6 +271,8 @@ public enum SerialAgentRunner {
                 "serial": "\(configuration.serial)", "vendor": "\(provisioning.vendor)", "model": "\(provisioning.model)",
                 "state_dir": "\(configuration.stateDirectory)", "server": "\(configuration.serverURL)",
                 "has_cik": "\(activated)", "poll_interval": "\(provisioning.pollInterval)"])
+            let channel = try configuration.channel.enabled ? startChannel(configuration, agent: agent, http: client, logger: logger) : nil
+            defer { channel?.cancel() }
             let group = ServiceGroup(configuration: .init(services: [.init(service: SerialAgentService(agent: agent))],
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -282,6 +284,24 @@ public enum SerialAgentRunner {
         try? await client.shutdown()
         logger.info("agent stopped")
         withExtendedLifetime(lock) {}
+    }
+}
+
+extension SerialAgentRunner {
+    /// Starts the channel of a serially provisioned device: it opens with the CIK once the
+    /// device holds one (a CIK the server stops taking is dropped by the content poll, which
+    /// activates again; the channel then opens with the new one).
+    static func startChannel(_ configuration: AgentConfiguration, agent: SerialAgent, http: HTTPClient, logger: Logger) throws(AgentFileError) -> Task<Void, Never> {
+        var options = DeviceChannelConfiguration(serverURL: configuration.serverURL, version: configuration.version)
+        options.backoff = configuration.channel.backoff
+        options.pingInterval = configuration.channel.pingInterval
+        let applied = try AppliedSettingsStore(directory: configuration.stateDirectory)
+        let credentials: @Sendable () async -> ChannelCredential? = { await agent.state.cik.map { .cik($0) } }
+        let channel = DeviceChannel(configuration: options, credentials: credentials, settings: configuration.channel.settingsHandler,
+                                    commands: configuration.channel.commandHandler(upload: ChannelOptions.upload(http: http, serverURL: configuration.serverURL,
+                                                                                                                  credentials: credentials)),
+                                    applied: applied, logger: logger)
+        return Task { await channel.run() }
     }
 }
 

@@ -10,6 +10,9 @@ public enum AccessTokenKind: String, Codable, Sendable {
     case oauthRefresh = "oauth_refresh"
     /// An access token a dealer minted on behalf of an end user.
     case onBehalf = "on_behalf"
+    /// An OAuth access token of the client_credentials grant: no user, it acts as the API
+    /// client in the client's node, with the client's scopes (RFC 6749 §4.4).
+    case clientCredentials = "client_credentials"
 }
 
 /// A bearer credential as the store keeps it: only the SHA-256 of the token is stored.

@@ -45,8 +45,15 @@ public protocol CredentialStore: Sendable {
 
     /// The keys among `keys` that are locked at `now`.
     func lockedKeys(_ keys: [String], at now: Int64) async throws -> [String]
-    /// Counts a failure for `key`; locks it for `lockout` seconds once `limit` failures fall in one `window`.
-    func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws
+    /// Counts a failure (or an attempt charged before it is checked) for `key`; locks it for
+    /// `lockout` seconds once `limit` fall in one `window`. Answers the count in the window,
+    /// this one included: one atomic upsert, so concurrent callers on any node each see their
+    /// own place in line.
+    @discardableResult
+    func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws -> Int
+    /// Takes back one charged attempt of `key` that turned out not to be a failure (a right
+    /// password); lifts a lock that count no longer justifies.
+    func forgiveFailure(key: String, limit: Int) async throws
     /// Forgets the failures of `key` (after a successful sign-in).
     func clearFailures(key: String) async throws
     /// Deletes tokens that expired or were revoked before `before`, and sign-in counters

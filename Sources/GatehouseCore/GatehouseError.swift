@@ -28,12 +28,16 @@ public struct GatehouseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let conflict = Code(rawValue: "conflict")
         /// The body is larger than the configured limit.
         public static let payloadTooLarge = Code(rawValue: "payload_too_large")
+        /// The request's headers are larger than the server accepts (HTTP 431).
+        public static let headersTooLarge = Code(rawValue: "headers_too_large")
         /// The body has a content type the route does not take.
         public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         /// Too many attempts; try again later.
         public static let rateLimited = Code(rawValue: "rate_limited")
         /// An account or channel limit (cameras, storage, bandwidth) would be exceeded.
         public static let limitExceeded = Code(rawValue: "limit_exceeded")
+        /// Storing this would pass the channel's or the account's storage limit (HTTP 507).
+        public static let insufficientStorage = Code(rawValue: "insufficient_storage")
         /// The database (or another dependency) is unreachable.
         public static let unavailable = Code(rawValue: "unavailable")
         /// OAuth: the client could not be authenticated (RFC 6749 `invalid_client`).

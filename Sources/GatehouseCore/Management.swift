@@ -237,7 +237,7 @@ public struct Management: Sendable {
                   let tenant = try await store.tenant(id: user.tenantId), tenant.enabled
             else { throw failure }
             return .user(user, tenant)
-        case .oauthAccess, .oauthRefresh, .onBehalf:
+        case .oauthAccess, .oauthRefresh, .onBehalf, .clientCredentials:
             throw failure  // partner-API tokens do not open the management API
         }
     }

@@ -48,7 +48,9 @@ public struct IssuedTokens: Sendable, Hashable {
 
 /// A caller of the partner REST API, identified by its bearer access token.
 public struct PartnerCaller: Sendable {
-    public var user: User
+    /// The token's user; `nil` for a client_credentials token, which acts as its API client.
+    public var user: User?
+    /// The user's node, or for a client_credentials token the client's node.
     public var tenant: Tenant
     public var token: AccessTokenRecord
     public var client: APIClient?
@@ -126,22 +128,31 @@ public struct PartnerAuth: Sendable {
         let email = (try? Validation.email(username)) ?? username.lowercased()
         let userKey = "user:" + email
         let addressKey = "addr:" + address
-        let locked = try await store.lockedKeys([userKey, addressKey], at: now)
-        let record = locked.isEmpty && !email.isEmpty && email.utf8.count <= 254 ? try await store.user(email: email) : nil
+        let throttle = settings.throttle
+        var allowed = try await store.lockedKeys([userKey, addressKey], at: now).isEmpty
+        if allowed {
+            // The attempt is charged before the password is checked, so that guesses in flight
+            // at once, on any node, each take their place in line: at most the limit of them is
+            // ever checked. A right password gives its charge back, and so does an attempt that is
+            // not checked.
+            let userCount = try await store.recordFailure(key: userKey, at: now, limit: throttle.perUsername, window: throttle.window, lockout: throttle.lockout)
+            let addressCount = try await store.recordFailure(key: addressKey, at: now, limit: throttle.perAddress, window: throttle.window, lockout: throttle.lockout)
+            allowed = userCount <= throttle.perUsername && addressCount <= throttle.perAddress
+            if !allowed {
+                // Over the limit: not checked, so not counted (the lock stays: the count is at the limit).
+                try await store.forgiveFailure(key: userKey, limit: throttle.perUsername)
+                try await store.forgiveFailure(key: addressKey, limit: throttle.perAddress)
+            }
+        }
+        let record = allowed && !email.isEmpty && email.utf8.count <= 254 ? try await store.user(email: email) : nil
         let hasher = self.hasher
         let stored = record?.passwordHash ?? hasher.dummyHash
         let passwordOK = await Offload.run { hasher.verify(password, against: stored) }
-        guard locked.isEmpty, let record, passwordOK, record.user.enabled,
+        guard allowed, let record, passwordOK, record.user.enabled,
               let tenant = try await store.tenant(id: record.user.tenantId), tenant.enabled
-        else {
-            if locked.isEmpty {
-                let throttle = settings.throttle
-                try await store.recordFailure(key: userKey, at: now, limit: throttle.perUsername, window: throttle.window, lockout: throttle.lockout)
-                try await store.recordFailure(key: addressKey, at: now, limit: throttle.perAddress, window: throttle.window, lockout: throttle.lockout)
-            }
-            throw failure
-        }
+        else { throw failure }
         try await store.clearFailures(key: userKey)
+        try await store.forgiveFailure(key: addressKey, limit: throttle.perAddress)
         return record.user
     }
 
@@ -163,6 +174,17 @@ public struct PartnerAuth: Sendable {
         return IssuedTokens(accessToken: access, refreshToken: refreshToken, expiresIn: settings.accessTokenLifetime - 1, scopes: scopes)
     }
 
+    /// The client_credentials grant (RFC 6749 §4.4): an access token that acts as the client
+    /// itself in the client's node, within the client's scopes; no refresh token.
+    public func clientCredentialsGrant(client: APIClient, requested: [Scope]?) async throws -> IssuedTokens {
+        let scopes = try grantable(requested, client: client.scopes, user: client.scopes)
+        let now = clock.now()
+        let access = newToken()
+        try await store.issueOne(AccessTokenRecord(tokenHash: Secrets.hash(access), kind: .clientCredentials, userId: nil,
+                                                   expiresAt: now + settings.accessTokenLifetime, createdAt: now, clientId: client.id, scopes: scopes))
+        return IssuedTokens(accessToken: access, refreshToken: nil, expiresIn: settings.accessTokenLifetime - 1, scopes: scopes)
+    }
+
     /// RFC 7009 revocation by the client the token was issued to. Unknown tokens, and tokens of
     /// other clients, are ignored (the endpoint answers 200 either way).
     public func revoke(client: APIClient, token: String) async throws {
@@ -182,12 +204,20 @@ public struct PartnerAuth: Sendable {
         _ = try await store.revokeToken(id: caller.token.id, at: now)
     }
 
-    /// The caller behind a bearer access token (OAuth or on-behalf); `unauthenticated` otherwise.
+    /// The caller behind a bearer access token (OAuth, client_credentials or on-behalf);
+    /// `unauthenticated` otherwise.
     public func caller(bearer token: String) async throws -> PartnerCaller {
         let failure = GatehouseError(.unauthenticated, "the access token is invalid, expired or revoked")
         guard !token.isEmpty, token.utf8.count <= 256, let context = try await store.bearer(hash: Secrets.hash(token)),
-              context.token.kind == .oauthAccess || context.token.kind == .onBehalf,
-              context.token.isUsable(at: clock.now()),
+              context.token.isUsable(at: clock.now())
+        else { throw failure }
+        if context.token.kind == .clientCredentials {
+            guard let client = context.client, client.enabled, context.clientTenantEnabled,
+                  let tenant = try await store.tenant(id: client.tenantId), tenant.enabled
+            else { throw failure }
+            return PartnerCaller(user: nil, tenant: tenant, token: context.token, client: client)
+        }
+        guard context.token.kind == .oauthAccess || context.token.kind == .onBehalf,
               let user = context.user, user.enabled, let tenant = context.tenant, tenant.enabled
         else { throw failure }
         if let client = context.client, !(client.enabled && context.clientTenantEnabled) { throw failure }
@@ -204,7 +234,7 @@ public struct PartnerAuth: Sendable {
     /// The subtree path and direct parent a dealer's `self`/`all` addresses; `forbidden` for
     /// end users, and for `all` from anything but a distributor or the platform.
     func reach(of caller: PartnerCaller, _ scope: ResellerScope) throws(GatehouseError) -> (path: String, parentId: Int64?) {
-        guard caller.tenant.kind.isDealer, caller.token.kind == .oauthAccess else {
+        guard caller.tenant.kind.isDealer, caller.token.kind == .oauthAccess || caller.token.kind == .clientCredentials else {
             throw GatehouseError(.forbidden, "only dealer admin users may do this")
         }
         switch scope {
@@ -237,7 +267,10 @@ public struct PartnerAuth: Sendable {
         guard let client = caller.client, client.provisioning else {
             throw GatehouseError(.forbidden, "this API client is not enabled for provisioning")
         }
-        guard caller.user.permissions.contains(.generateAccessToken) else {
+        guard let dealer = caller.user else {
+            throw GatehouseError(.forbidden, "a client_credentials token acts for no user; mint with a dealer admin user's token")
+        }
+        guard dealer.permissions.contains(.generateAccessToken) else {
             throw GatehouseError(.forbidden, "the user lacks the Generate access token permission")
         }
         guard let account = try await store.tenant(id: accountId), account.kind == .account, account.path.hasPrefix(reach.path),
@@ -253,8 +286,8 @@ public struct PartnerAuth: Sendable {
         let lifetime = settings.onBehalfTokenLifetime
         _ = try await store.issue(
             [AccessTokenRecord(tokenHash: Secrets.hash(token), kind: .onBehalf, userId: target.id, expiresAt: lifetime > 0 ? now + lifetime : nil,
-                               createdAt: now, clientId: client.id, scopes: scopes, mintedBy: caller.user.id)],
-            audit: (AuditIntent(actor: "user:\(caller.user.id)", detail: "for user \(target.id) via client \(client.clientId), scope \(scopes.map(\.rawValue).joined(separator: " "))"),
+                               createdAt: now, clientId: client.id, scopes: scopes, mintedBy: dealer.id)],
+            audit: (AuditIntent(actor: "user:\(dealer.id)", detail: "for user \(target.id) via client \(client.clientId), scope \(scopes.map(\.rawValue).joined(separator: " "))"),
                     action: "token.mint_on_behalf", tenantId: account.id))
         return IssuedTokens(accessToken: token, refreshToken: nil, expiresIn: lifetime, scopes: scopes)
     }

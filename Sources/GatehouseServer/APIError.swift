@@ -27,7 +27,9 @@ extension GatehouseError.Code {
         case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
+        case .headersTooLarge: .requestHeaderFieldsTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
+        case .insufficientStorage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .rateLimited: .tooManyRequests
         case .invalidClient: .unauthorized
         case .invalidGrant, .unsupportedGrantType, .invalidScope: .badRequest

@@ -42,7 +42,7 @@ struct AdminListener: Service {
         let boundPort = self.boundPort
         let app = Application(
             router: router,
-            server: try .tls(.http1(), configuration: channel),
+            server: try .tls(.guardedHTTP1(), configuration: channel),
             configuration: .init(address: .hostname(configuration.host, port: configuration.adminTLSPort ?? 9000), serverName: "Gatehouse"),
             onServerRunning: { channel in boundPort.set(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -23,9 +23,11 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     let router = gatehouse.makeRouter()
     var services: [any Service] = [
         database,
-        MaintenanceService(store: store, clock: configuration.clock, interval: .seconds(600), retention: 7 * 86_400, logger: logger),
+        MaintenanceService(store: store, clock: configuration.clock, interval: configuration.maintenanceInterval, retention: 7 * 86_400, logger: logger,
+                           media: gatehouse.media),
         UsageFlushService(meter: gatehouse.usage, store: store, clock: configuration.clock, interval: configuration.usageFlushInterval, logger: logger),
         gatehouse.webhooks,
+        gatehouse.deviceHub,
     ]
     if let broker = gatehouse.brokerFiles { services.append(broker) }
     if configuration.adminTLSPort != nil {
@@ -36,6 +38,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
     }
     var app = Application(
         router: router,
+        server: gatehouse.deviceHub.mainServer(),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Gatehouse"),
         services: services,
         logger: logger)
@@ -48,7 +51,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         try await Bootstrap.run(store: store, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
         gatehouse.started.open()
     }
-    return app
+    return GatehouseApplication(inner: app, hub: gatehouse.deviceHub)
 }
 
 extension GatehouseApp {
@@ -71,6 +74,7 @@ extension GatehouseApp {
         addChannelRoutes(to: router)
         addChannelGroupRoutes(to: router)
         addFrontEndRoutes(to: router)
+        addMediaRoutes(to: router)
         addVSaaSRoutes(to: router)
         addAgentActivationRoutes(to: router)
         addActivationQRRoutes(to: router)
@@ -85,6 +89,8 @@ extension GatehouseApp {
         addV1EndpointRoutes(to: router)
         addProvisioningModelRoutes(to: router)
         addProvisioningContentRoutes(to: router)
+        addConsoleRoutes(to: router)
+        addDeviceChannelRoutes(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }
@@ -103,5 +109,6 @@ public func gatehouseRoutes(_ configuration: GatehouseConfiguration) throws -> R
     let gatehouse = GatehouseApp(configuration: configuration, database: database)
     // The main listener's routes, the admin listener's (super-admin API) and the REST gateway's, all in one document.
     let routes = gatehouse.makeRouter().routes + (gatehouse.makeAdminRouter().routes + gatehouse.makeGatewayRouter().routes).filter { $0.path.description != "/healthz" }
-    return RouteTable(routes.map { ($0.method, $0.path.description) })
+    // The console's HTML pages are not an API; docs/console.md describes them.
+    return RouteTable(routes.filter { !$0.path.description.hasPrefix("/console") }.map { ($0.method, $0.path.description) })
 }

@@ -28,10 +28,14 @@ struct GatehouseApp: Sendable {
     let vault: SecretVault
     /// Delivers the operators' webhook events (seed 000).
     let webhooks: WebhookDeliveryService
+    /// Images, clips and live-video URLs of channels (issue 9 points 4 and 5).
+    let media: MediaLibrary
     /// Buffered usage counters of the tiered-access surface.
     let usage: UsageMeter
     /// Opens when start-up is done (the admin listener waits for it).
     let started: StartupGate
+    /// This node's device channel: open WebSockets, presence, settings and command delivery (issue 9).
+    let deviceHub: DeviceChannelHub
 
     /// The core services over `database`, configured by `configuration`; `vault` seals
     /// retrievable secrets (a throwaway one when `nil`, for route listings).
@@ -47,8 +51,10 @@ struct GatehouseApp: Sendable {
         let vault = vault ?? (try? SecretVault(keyData: SecretVault.generateKeyData()))!
         self.tiered = TieredAccess(store: store, vault: vault, clock: configuration.clock, endpoint: configuration.tieredEndpoint)
         self.vault = vault
+        self.media = MediaLibrary(store: store, tiered: tiered, limits: configuration.media)
         let started = StartupGate()
         self.started = started
+        self.deviceHub = DeviceChannelHub(store: store, clock: configuration.clock, logger: Logger(label: "gatehouse.devices"), ready: { started.isOpen })
         self.webhooks = WebhookDeliveryService(store: store, vault: vault, clock: configuration.clock, logger: Logger(label: "gatehouse.webhooks"),
                                                ready: { started.isOpen })
         self.usage = UsageMeter()

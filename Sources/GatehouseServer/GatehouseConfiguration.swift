@@ -45,6 +45,10 @@ public struct GatehouseConfiguration: Sendable {
     public var announceBootstrap: Bool
     /// The largest content blob (firmware, media) a vendor may upload, in bytes.
     public var contentMaxBytes: Int64 = 512 << 20
+    /// The largest image and clip a device may upload, in bytes (`--media-image-max-bytes`, `--media-clip-max-bytes`).
+    public var media = MediaLimits()
+    /// How often maintenance runs (token clean-up, retention of events, images and clips).
+    public var maintenanceInterval: Duration = .seconds(600)
     /// Signed onboarding (seed 004): timestamp window, registration-code lifetime, certificate
     /// validity, and where endpoints connect (REST gateway URL, MQTT broker).
     public var onboarding = OnboardingSettings()

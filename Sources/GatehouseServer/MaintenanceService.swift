@@ -12,6 +12,8 @@ struct MaintenanceService: Service {
     let interval: Duration
     let retention: Int64
     let logger: Logger
+    /// Images and clips past their channel's `records_max_age`, and unfinished uploads.
+    var media: MediaLibrary? = nil
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -27,6 +29,9 @@ struct MaintenanceService: Service {
                     if removed > 0 { logger.info("maintenance: removed expired credentials", metadata: ["rows": "\(removed)"]) }
                     let events = try await store.purgeExpiredEvents(now: now)
                     if events > 0 { logger.info("maintenance: removed events past their channel's records_max_age", metadata: ["rows": "\(events)"]) }
+                    if let removed = try await media?.purge(), removed > 0 {
+                        logger.info("maintenance: removed images and clips past their channel's records_max_age", metadata: ["rows": "\(removed)"])
+                    }
                     let messages = try await store.purgeMessages(before: now - EndpointGateway.messageRetention)
                     if messages > 0 { logger.info("maintenance: removed gateway messages nobody fetched", metadata: ["rows": "\(messages)"]) }
                 } catch {

@@ -39,7 +39,7 @@ struct RestGatewayListener: Service {
         let boundPort = configuration.restGatewayBoundPort
         let app = Application(
             router: gatehouse.makeGatewayRouter(),
-            server: try .tls(.http1(), configuration: channel),
+            server: try .tls(gatehouse.deviceHub.gatewayServer(), configuration: channel),
             configuration: .init(address: .hostname(configuration.host, port: configuration.restGatewayPort ?? 8443), serverName: "Gatehouse"),
             onServerRunning: { channel in
                 boundPort.set(channel.localAddress?.port ?? 0)

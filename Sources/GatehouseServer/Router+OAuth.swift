@@ -4,7 +4,8 @@ import HTTPTypes
 import Hummingbird
 
 extension GatehouseApp {
-    /// The OAuth endpoints of partner auth (seed 001): token, revocation (RFC 7009), logout.
+    /// The OAuth endpoints of partner auth (seed 001): token (password, refresh_token and
+    /// client_credentials grants), revocation (RFC 7009), logout.
     func addOAuthRoutes(to router: Router<GatehouseRequestContext>) {
         router.post("/oauth/token") { request, context in
             let parameters = try await FormParameters.read(request, limit: configuration.maxBodySize)
@@ -23,10 +24,12 @@ extension GatehouseApp {
                     throw GatehouseError(.invalidRequest, "the refresh_token grant needs refresh_token")
                 }
                 tokens = try await partnerAuth.refreshGrant(client: client, refreshToken: refresh, requested: requested)
+            case "client_credentials":
+                tokens = try await partnerAuth.clientCredentialsGrant(client: client, requested: requested)
             case nil, "":
                 throw GatehouseError(.invalidRequest, "grant_type is required")
             case let other?:
-                throw GatehouseError(.unsupportedGrantType, "grant_type \(other.prefix(40)) is not supported; use password or refresh_token")
+                throw GatehouseError(.unsupportedGrantType, "grant_type \(other.prefix(40)) is not supported; use password, refresh_token or client_credentials")
             }
             return Self.tokenResponse(tokens)
         }

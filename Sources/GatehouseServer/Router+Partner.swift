@@ -65,13 +65,13 @@ extension GatehouseApp {
             return Self.tokenResponse(tokens)
         }
         router.get("/rest/v2.2/users/self") { request, _ in
-            let caller = try await partnerCaller(request, needs: .read)
-            return try Partner.response(Partner.SelfBody(userId: caller.user.id, accountId: caller.user.tenantId, email: caller.user.email,
-                                                         name: caller.user.name, scope: caller.token.scopes.map(\.rawValue).joined(separator: " ")))
+            let user = try Self.endUser(try await partnerCaller(request, needs: .read))
+            return try Partner.response(Partner.SelfBody(userId: user.user.id, accountId: user.user.tenantId, email: user.user.email,
+                                                         name: user.user.name, scope: user.scopes.map(\.rawValue).joined(separator: " ")))
         }
         router.get("/rest/v2.2/cameras") { request, _ in
-            let caller = try await partnerCaller(request, needs: .read)
-            let page = try await store.devices(under: nil, tenantId: caller.user.tenantId, kind: "camera", page: try Self.page(request))
+            let user = try Self.endUser(try await partnerCaller(request, needs: .read))
+            let page = try await store.devices(under: nil, tenantId: user.user.tenantId, kind: "camera", page: try Self.page(request))
             let cameras = page.items.map {
                 Partner.CameraBody(cameraId: $0.id, accountId: $0.tenantId, name: $0.name, serial: $0.serial, createdAt: $0.createdAt)
             }
@@ -88,6 +88,14 @@ extension GatehouseApp {
         let allowed = scope == .read ? !held.isEmpty : held.contains(.write)
         guard allowed else { throw GatehouseError(.forbidden, "the token's scope does not allow this call (needs \(scope.rawValue))") }
         return caller
+    }
+
+    /// The user a partner call acts as; a client_credentials token (no user) gets 403.
+    static func endUser(_ caller: PartnerCaller) throws(GatehouseError) -> (user: User, scopes: [Scope]) {
+        guard let user = caller.user else {
+            throw GatehouseError(.forbidden, "a client_credentials token acts for no user; this call needs a user's token")
+        }
+        return (user, caller.token.scopes)
     }
 
     static func resellerScope(_ context: GatehouseRequestContext) throws -> PartnerAuth.ResellerScope {

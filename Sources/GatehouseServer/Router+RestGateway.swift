@@ -17,6 +17,8 @@ extension GatehouseApp {
         router.add(middleware: ErrorMiddleware(routes: table))
         router.get("/healthz") { _, _ in try JSON.response(["status": "ok", "listener": "rest-gateway"]) }
         addRestGatewayRoutes(to: router)
+        addGatewayMediaRoutes(to: router)
+        addGatewayChannelRoute(to: router)
         table.set(RouteTable(router.routes.map { ($0.method, $0.path.description) }))
         return router
     }

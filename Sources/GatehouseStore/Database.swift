@@ -54,6 +54,14 @@ extension Database {
         } }
     }
 
+    /// Runs `body`, one self-contained write statement (or several that need no common
+    /// transaction), without `BEGIN`/`COMMIT` round trips. On SQLite it still queues behind
+    /// the process-wide writer lock: a write on a pooled connection would otherwise wait in
+    /// SQLite's busy handler, holding a pool thread, for a writer that needs one to finish.
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await serializingWrites { try await self.withConnection(body) }
+    }
+
     /// Whether the database answers a trivial query.
     public func ping() async throws {
         _ = try await withConnection { db in try await db.raw("SELECT 1 AS one").first() }

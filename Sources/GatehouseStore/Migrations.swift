@@ -1,6 +1,6 @@
 /// Every schema step, in order. Append new steps at the end; never edit a released one.
 public enum Migrations {
-    public static let all: [Migration] = [tenantTree, credentialsAndAudit, partnerAuth, tieredAccess, agentActivation, provisioning, onboarding, gateway, authorizationKey]
+    public static let all: [Migration] = [tenantTree, credentialsAndAudit, partnerAuth, tieredAccess, agentActivation, provisioning, onboarding, gateway, authorizationKey, deviceChannel, media, deviceLookups]
 
     /// v1: the tenant tree, feature switches, users and API clients.
     static let tenantTree = Migration(

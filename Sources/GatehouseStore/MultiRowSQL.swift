@@ -33,8 +33,10 @@ enum MultiRowSQL {
                 ids[table] = (1...Int64(count)).map { last + $0 }
             }
         case .postgres:
-            let columns = tables.map { "nextval(pg_get_serial_sequence('\($0)', 'id')) AS \($0)" }.joined(separator: ", ")
-            let rows = try await db.raw("SELECT \(unsafeRaw: columns) FROM generate_series(1, \(bind: count))").all()
+            // The sequences are looked up once per statement, not once per id.
+            let sequences = tables.map { "pg_get_serial_sequence('\($0)', 'id')::regclass AS \($0)" }.joined(separator: ", ")
+            let columns = tables.map { "nextval(s.\($0)) AS \($0)" }.joined(separator: ", ")
+            let rows = try await db.raw("SELECT \(unsafeRaw: columns) FROM (SELECT \(unsafeRaw: sequences)) s, generate_series(1, \(bind: count))").all()
             for table in tables { ids[table] = try rows.map { try $0.decode(column: table, as: Int64.self) } }
         }
         return ids

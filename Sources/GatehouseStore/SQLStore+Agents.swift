@@ -150,7 +150,7 @@ extension SQLStore {
     }
 
     public func agentSeen(id: Int64, version: String?, at: Int64) async throws {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.raw("""
                 UPDATE agents SET last_seen_at = \(bind: at), version = COALESCE(\(bind: version), version) WHERE id = \(bind: id)
                 """).run()
@@ -285,6 +285,16 @@ extension SQLStore {
             }
             // Old buckets are dropped as new ones are written.
             try await db.raw("DELETE FROM activation_failures WHERE minute < \(bind: minute - 24 * 60)").run()
+        }
+    }
+
+    public func forgetActivationFailure(scopes: [String], minute: Int64) async throws {
+        try await database.transaction { db in
+            for scope in scopes {
+                try await db.raw("""
+                    UPDATE activation_failures SET failures = failures - 1 WHERE scope = \(bind: scope) AND minute = \(bind: minute) AND failures > 0
+                    """).run()
+            }
         }
     }
 }

@@ -125,6 +125,8 @@ extension SQLStore {
     }
 
     public func deleteChannel(id: Int64, at: Int64, audit: AuditIntent) async throws {
+        // A channel attached to an existing device (SQLStore+Media) goes without the device.
+        if try await detachChannel(id: id, at: at, audit: audit) { return }
         try await deleteDevice(id: id, at: at, audit: audit)
     }
 

@@ -152,7 +152,8 @@ extension SQLStore: CredentialStore {
         }
     }
 
-    public func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws {
+    @discardableResult
+    public func recordFailure(key: String, at now: Int64, limit: Int, window: Int64, lockout: Int64) async throws -> Int {
         try await database.transaction { db in
             // One atomic upsert per failure, so concurrent nodes never lose a count.
             guard let row = try await db.raw("""
@@ -161,10 +162,22 @@ extension SQLStore: CredentialStore {
                     failures = CASE WHEN auth_throttle.window_start + \(bind: window) <= \(bind: now) THEN 1 ELSE auth_throttle.failures + 1 END,
                     window_start = CASE WHEN auth_throttle.window_start + \(bind: window) <= \(bind: now) THEN \(bind: now) ELSE auth_throttle.window_start END
                 RETURNING failures
-                """).first() else { return }
-            if try row.decode(column: "failures", as: Int.self) >= limit {
+                """).first() else { return 0 }
+            let failures = try row.decode(column: "failures", as: Int.self)
+            if failures >= limit {
                 try await db.raw("UPDATE auth_throttle SET locked_until = \(bind: now + lockout) WHERE key = \(bind: key)").run()
             }
+            return failures
+        }
+    }
+
+    public func forgiveFailure(key: String, limit: Int) async throws {
+        try await database.transaction { db in
+            try await db.raw("""
+                UPDATE auth_throttle SET failures = failures - 1,
+                    locked_until = CASE WHEN failures - 1 < \(bind: limit) THEN NULL ELSE locked_until END
+                WHERE key = \(bind: key) AND failures > 0
+                """).run()
         }
     }
 

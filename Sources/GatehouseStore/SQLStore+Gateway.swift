@@ -70,7 +70,7 @@ extension SQLStore: GatewayStore {
     }
 
     public func purgeMessages(before: Int64) async throws -> Int {
-        try await database.withConnection { db in
+        try await database.write { db in
             try await db.raw("DELETE FROM gateway_messages WHERE created_at < \(bind: before) RETURNING id").all().count
         }
     }

@@ -51,6 +51,41 @@ extension SQLStore {
         }
     }
 
+    public func addSerials(modelId: Int64, batches: any SerialBatches, at: Int64, audit: @Sendable (Int) -> AuditIntent) async throws {
+        do {
+            try await database.transaction { db in
+                let count = try await batches.forEachBatch { chunk in
+                    try await db.raw(MultiRowSQL.rows("INSERT INTO provision_serials (model_id, sn, extra, state, created_at) VALUES ", chunk) {
+                        [modelId, $0.sn, $0.extra, "added", at]
+                    }).run()
+                }
+                try await Self.audit(db, at: at, intent: audit(count), action: "provision.serial.add", targetType: "provision_model",
+                                     targetId: String(modelId), tenantId: nil)
+            }
+        } catch let error as GatehouseError where error.code == .conflict {
+            // Nothing was written; name a serial that is already present, else one named twice
+            // (read again batch by batch: only a refused body pays for the search).
+            let found: String? = try await database.withConnection { db in
+                var present: String?
+                _ = try await batches.forEachBatch { chunk in
+                    guard present == nil else { return }
+                    var query = SQLQueryString("SELECT sn FROM provision_serials WHERE model_id = \(bind: modelId) AND sn IN (")
+                    query.appendInterpolation(binds: chunk.map(\.sn))
+                    query.appendInterpolation(unsafeRaw: ") ORDER BY sn LIMIT 1")
+                    present = try await db.raw(query).first()?.decode(column: "sn", as: String.self)
+                }
+                return present
+            }
+            if let found { throw GatehouseError(.conflict, "serial number \(found) already exists", field: "sn") }
+            var seen = Set<String>(), twice: String?
+            _ = try await batches.forEachBatch { chunk in
+                for serial in chunk where twice == nil && !seen.insert(serial.sn).inserted { twice = serial.sn }
+            }
+            if let twice { throw GatehouseError(.conflict, "serial number \(twice) is named twice", field: "sn") }
+            throw error
+        }
+    }
+
     @discardableResult
     public func removeSerials(modelId: Int64, sns: [String], at: Int64, audit: AuditIntent) async throws -> Int {
         let engine = database.engine

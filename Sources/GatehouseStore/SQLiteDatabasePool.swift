@@ -23,6 +23,9 @@ public final class SQLiteDatabasePool: Database {
     let metrics = PoolMetrics(engine: .sqlite)
     let writer = AsyncMutex()
 
+    /// The page cache of each connection, in KiB (`PRAGMA cache_size`).
+    static let cacheKiB = 16_384
+
     /// A pool over the SQLite file at `path` with at most `maxConnections` connections.
     public init(path: String, maxConnections: Int = 4, logger: Logger) {
         self.path = path
@@ -142,7 +145,7 @@ actor SQLitePoolState {
             // A 16 MiB page cache per connection (SQLite's default is 2 MiB): the indexes of a
             // million serials or devices stay in it, so look-ups do not slow down as tables grow.
             for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
-                           "PRAGMA cache_size = -16384"] {
+                           "PRAGMA cache_size = -\(SQLiteDatabasePool.cacheKiB)"] {
                 _ = try await connection.query(pragma).get()
             }
         } catch {

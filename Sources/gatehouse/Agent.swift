@@ -32,6 +32,31 @@ struct Agent: AsyncParsableCommand {
             activate again. Logs are JSON lines on standard error; the agent key and tokens are \
             never logged.
 
+            Once activated (or, in serial mode, holding its CIK) the agent keeps a WebSocket open \
+            to the server's /api/v1.0/device/channel (Authorization: Agent <id>:<key>, or \
+            X-Exosite-CIK), answers and sends pings, and reconnects with exponential backoff and \
+            full jitter (1 s doubling to 60 s; the --retry-* waits when given). Close code 4401 \
+            (credential refused) stops it from reconnecting with that credential: the agent \
+            checks in, and a deactivated agent activates again as above. Over the channel:
+
+            settings: with --settings-command, the command runs (/bin/sh -c) with the desired \
+            document (JSON) on standard input and its version in GATEHOUSE_SETTINGS_VERSION; exit \
+            0 means applied, and its standard output, if any, is the JSON object now running \
+            (else the desired one); another exit reports an error with standard error's text. \
+            With --settings-file, the desired document is written to that file (atomically, \
+            fsynced, 0600) and reported as applied. The last version handled is kept in \
+            channel.json in the state directory, so a restarted agent reports it again rather \
+            than applying it twice. Without either, changes are answered with an error.
+
+            commands (ptz.move, ptz.stop, ptz.preset.goto, ptz.preset.set, reboot, snapshot): \
+            --command-handler runs with the command as JSON ({"id","name","params","expires_at"}) \
+            on standard input and GATEHOUSE_COMMAND_NAME / GATEHOUSE_COMMAND_ID set; exit 0 \
+            answers its standard output (JSON, empty for null) as the result, another exit an \
+            error with standard error's text. A handler still running when the command expires \
+            is killed (with its process group) and no answer is sent. --snapshot-command takes \
+            the snapshot command: its standard output is a JPEG or PNG image, which the agent \
+            uploads (POST /api/v1.0/device/media/images) and answers {"image_id": <id>}.
+
             `gatehouse agent simulate --count N ...` runs N agents in one process (see its --help).
             """)
 
@@ -80,6 +105,21 @@ struct Agent: AsyncParsableCommand {
     @Option(name: .customLong("content-prefix"), help: "Serial mode: download only content ids that start with this (default: all the device may see).")
     var contentPrefix = ""
 
+    @Option(name: .customLong("settings-command"), help: "Applies desired settings: run by /bin/sh with the document on standard input and GATEHOUSE_SETTINGS_VERSION set; exit 0 = applied (standard output, if any: the JSON now running), else the error is standard error's text.")
+    var settingsCommand: String?
+
+    @Option(name: .customLong("settings-file"), help: "Applies desired settings by writing them to this file (atomically, fsynced, 0600) and reporting them as applied.")
+    var settingsFile: String?
+
+    @Option(name: .customLong("command-handler"), help: "Carries out commands: run by /bin/sh with the command as JSON on standard input; exit 0 = done (standard output: the JSON result), else failed with standard error's text.")
+    var commandHandler: String?
+
+    @Option(name: .customLong("snapshot-command"), help: "Takes a snapshot: run by /bin/sh, its standard output a JPEG or PNG image, which is uploaded and answered with its image id.")
+    var snapshotCommand: String?
+
+    @Flag(name: .customLong("no-channel"), help: "Do not open the device channel.")
+    var noChannel = false
+
     @Option(name: .customLong("retry-base-ms"), help: .hidden)
     var retryBaseMilliseconds: Int64?
 
@@ -104,6 +144,12 @@ struct Agent: AsyncParsableCommand {
         guard (1...604_800).contains(pollSeconds) else { throw ValidationError("--poll-seconds must be from 1 to 604800") }
         if let pollMilliseconds, !(1...3_600_000).contains(pollMilliseconds) { throw ValidationError("--poll-ms must be from 1 to 3600000") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        guard settingsCommand == nil || settingsFile == nil else { throw ValidationError("give --settings-command or --settings-file, not both") }
+        for (flag, value) in [("--settings-command", settingsCommand), ("--settings-file", settingsFile), ("--command-handler", commandHandler),
+                              ("--snapshot-command", snapshotCommand)] {
+            if let value, value.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("\(flag) must not be empty") }
+        }
+        if let settingsFile, settingsFile.hasSuffix("/") { throw ValidationError("--settings-file must name a file") }
         guard (1...86_400).contains(heartbeatSeconds) else { throw ValidationError("--heartbeat-seconds must be from 1 to 86400") }
         for (flag, value) in [("--retry-base-ms", retryBaseMilliseconds), ("--retry-cap-ms", retryCapMilliseconds), ("--heartbeat-ms", heartbeatMilliseconds)] {
             if let value, !(1...3_600_000).contains(value) { throw ValidationError("\(flag) must be from 1 to 3600000") }
@@ -118,6 +164,16 @@ struct Agent: AsyncParsableCommand {
         let base = retryBaseMilliseconds ?? environment["GATEHOUSE_AGENT_RETRY_BASE_MS"].flatMap { Int64($0) } ?? 500
         let cap = retryCapMilliseconds ?? environment["GATEHOUSE_AGENT_RETRY_CAP_MS"].flatMap { Int64($0) } ?? 30_000
         configuration.backoff = Backoff(baseMilliseconds: base, capMilliseconds: cap)
+        configuration.channel.enabled = !noChannel
+        configuration.channel.settingsCommand = settingsCommand
+        configuration.channel.settingsFile = settingsFile
+        configuration.channel.commandHandler = commandHandler
+        configuration.channel.snapshotCommand = snapshotCommand
+        // The channel waits 1 s doubling to 60 s unless the retry waits were set.
+        if retryBaseMilliseconds != nil || retryCapMilliseconds != nil || environment["GATEHOUSE_AGENT_RETRY_BASE_MS"] != nil
+            || environment["GATEHOUSE_AGENT_RETRY_CAP_MS"] != nil {
+            configuration.channel.backoff = configuration.backoff
+        }
         let heartbeat = heartbeatMilliseconds ?? environment["GATEHOUSE_AGENT_HEARTBEAT_MS"].flatMap { Int64($0) }.map { max(1, $0) }
         configuration.heartbeatInterval = heartbeat.map { .milliseconds($0) } ?? .seconds(heartbeatSeconds)
         if let vendor, let model {

@@ -17,7 +17,17 @@ struct AgentSimulate: AsyncParsableCommand {
             deactivated by the server (its camera deleted) wipes its credentials and activates \
             again by --operator-id. After --duration-seconds (or at SIGINT/SIGTERM) it prints one \
             JSON line on standard output: count, activated, failed, reactivated, activations, \
-            refusals, deactivations. Logs are JSON lines on standard error.
+            refusals, deactivations, and the channel's counts: connected (open at the end), \
+            peak_connected, connections, settings_reported, settings_applied, commands_answered. \
+            Logs are JSON lines on standard error.
+
+            Each activated agent keeps a device channel open (unless --no-channel), all of them on \
+            one shared event loop group: settings are echoed back as applied (kept in memory) and \
+            commands answered {"command": <name>, "simulated": true}. The process raises its \
+            open-file limit to what the channels need. With --progress-ms, a line \
+            {"progress":{"t_ms",...,"connected",...,"versions":{"<version>":{"reported","first_ms", \
+            "last_ms"}}}} is printed every that many milliseconds: how many devices reported each \
+            settings version, and when the first and the last did (unix milliseconds).
             """)
 
     @Option(help: "How many agents to run (1-100000).")
@@ -50,6 +60,12 @@ struct AgentSimulate: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-ms"), help: .hidden)
     var heartbeatMilliseconds: Int64?
 
+    @Flag(name: .customLong("no-channel"), help: "Do not open device channels.")
+    var noChannel = false
+
+    @Option(name: .customLong("progress-ms"), help: "Print a progress line on standard output every this many milliseconds (0: never).")
+    var progressMilliseconds: Int64 = 0
+
     @Option(name: .customLong("retry-base-ms"), help: .hidden)
     var retryBaseMilliseconds: Int64?
 
@@ -70,6 +86,7 @@ struct AgentSimulate: AsyncParsableCommand {
         guard durationSeconds >= 0 else { throw ValidationError("--duration-seconds must not be negative") }
         guard (1...86_400).contains(heartbeatSeconds) else { throw ValidationError("--heartbeat-seconds must be from 1 to 86400") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        guard (0...3_600_000).contains(progressMilliseconds) else { throw ValidationError("--progress-ms must be from 0 to 3600000") }
         for (flag, value) in [("--retry-base-ms", retryBaseMilliseconds), ("--retry-cap-ms", retryCapMilliseconds), ("--heartbeat-ms", heartbeatMilliseconds),
                               ("--duration-ms", durationMilliseconds)] {
             if let value, !(1...86_400_000).contains(value) { throw ValidationError("\(flag) must be from 1 to 86400000") }
@@ -91,6 +108,13 @@ struct AgentSimulate: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         configuration.backoff = Backoff(baseMilliseconds: retryBaseMilliseconds ?? environment["GATEHOUSE_AGENT_RETRY_BASE_MS"].flatMap { Int64($0) } ?? 500,
                                         capMilliseconds: retryCapMilliseconds ?? environment["GATEHOUSE_AGENT_RETRY_CAP_MS"].flatMap { Int64($0) } ?? 30_000)
+        configuration.channel = !noChannel
+        if retryBaseMilliseconds != nil || retryCapMilliseconds != nil || environment["GATEHOUSE_AGENT_RETRY_BASE_MS"] != nil
+            || environment["GATEHOUSE_AGENT_RETRY_CAP_MS"] != nil {
+            configuration.channelBackoff = configuration.backoff
+        }
+        let statistics = ChannelStatistics()
+        configuration.statistics = statistics
         let heartbeat = heartbeatMilliseconds ?? environment["GATEHOUSE_AGENT_HEARTBEAT_MS"].flatMap { Int64($0) }.map { max(1, $0) }
         configuration.heartbeatInterval = heartbeat.map { .milliseconds($0) } ?? .seconds(heartbeatSeconds)
         if let durationMilliseconds {
@@ -117,6 +141,13 @@ struct AgentSimulate: AsyncParsableCommand {
             source.resume()
             return source
         }
+        let progress = progressMilliseconds > 0 ? Task { [progressMilliseconds] in
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .milliseconds(progressMilliseconds)) } catch { return }
+                FileHandle.standardOutput.write(Data((statistics.progressLine() + "\n").utf8))
+            }
+        } : nil
+        defer { progress?.cancel() }
         let summary: SimulationSummary
         do {
             summary = try await run.value

@@ -18,25 +18,21 @@ func withMigratedStore<T: Sendable>(_ configuration: GatehouseConfiguration, _ b
 
 /// `gatehouse import FILE.json`: apply a declarative tree document.
 struct Import: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply an import file (tenants, users, clients, applications); re-applying it changes nothing.")
+    static let configuration = CommandConfiguration(abstract: "Apply an import file (tenants, users, clients, applications, and device rows); re-applying it changes nothing.")
 
-    @Argument(help: "The JSON import file (see docs/import-format.md).")
+    @Argument(help: "The import file: a JSON document, or JSON Lines with device rows (see docs/import-format.md).")
     var file: String
 
     @OptionGroup var storage: StorageOptions
 
     func run() async throws {
         let configuration = try storage.configuration()
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let document: TreeDocument
+        guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let path = file
         do {
-            document = try JSONDecoder().decode(TreeDocument.self, from: data)
-        } catch {
-            throw ValidationError("\(file) is not a valid import file: \(error)")
-        }
-        do {
+            // A JSON document, or JSON Lines: the document, then device rows (read as a stream).
             let report = try await withMigratedStore(configuration) { store in
-                try await TreeImporter(store: store, hasher: PasswordHasher(rounds: configuration.passwordHashRounds)).apply(document)
+                try await TreeImporter(store: store, hasher: PasswordHasher(rounds: configuration.passwordHashRounds)).apply(file: path)
             }
             print("imported \(file): \(report.created) created, \(report.updated) updated, \(report.unchanged) unchanged")
         } catch let error as GatehouseError {

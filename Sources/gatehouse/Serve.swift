@@ -23,6 +23,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("content-max-bytes"), help: "Largest content blob a vendor may upload, in bytes (env GATEHOUSE_CONTENT_MAX_BYTES; default 536870912).")
     var contentMaxBytes: Int?
 
+    @Option(name: .customLong("media-image-max-bytes"), help: "Largest image a device may upload, in bytes (env GATEHOUSE_MEDIA_IMAGE_MAX_BYTES; default 10485760).")
+    var mediaImageMaxBytes: Int?
+
+    @Option(name: .customLong("media-clip-max-bytes"), help: "Largest clip a device may upload, in bytes (env GATEHOUSE_MEDIA_CLIP_MAX_BYTES; default 209715200).")
+    var mediaClipMaxBytes: Int?
+
+    @Option(name: .customLong("maintenance-interval"), help: "Seconds between maintenance runs: expired tokens, events, images and clips (env GATEHOUSE_MAINTENANCE_INTERVAL; default 600).")
+    var maintenanceInterval: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env GATEHOUSE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -97,6 +106,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let size = try integer(maxBodySize, "MAX_BODY_SIZE", 1024...(1 << 30)) { configuration.maxBodySize = size }
         if let size = try integer(contentMaxBytes, "CONTENT_MAX_BYTES", 1...(1 << 40)) { configuration.contentMaxBytes = Int64(size) }
+        if let size = try integer(mediaImageMaxBytes, "MEDIA_IMAGE_MAX_BYTES", 1...(1 << 40)) { configuration.media.imageMaxBytes = Int64(size) }
+        if let size = try integer(mediaClipMaxBytes, "MEDIA_CLIP_MAX_BYTES", 1...(1 << 40)) { configuration.media.clipMaxBytes = Int64(size) }
+        if let seconds = try integer(maintenanceInterval, "MAINTENANCE_INTERVAL", 1...86_400) { configuration.maintenanceInterval = .seconds(seconds) }
         if let text = logLevel ?? environment("LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: text) else { throw ValidationError("--log-level: unknown level \(text)") }
             configuration.logLevel = level

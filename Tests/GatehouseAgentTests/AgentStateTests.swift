@@ -256,10 +256,11 @@ struct DeviceAgentTests {
         try await agent.submit(PendingActivation(operatorId: 4, token: "TOKEN"))
         await agent.waitUntilIdle()
         await agent.startHeartbeat()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while await transport.checkInCalls.count < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        // Several failed check-ins in a row (a busy machine may run the 10 ms beats late).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await transport.checkInCalls.count < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         await agent.stop()
-        #expect(await transport.checkInCalls.count >= 20)
+        #expect(await transport.checkInCalls.count >= 5)
         #expect(await agent.status == .activate)
         #expect(await transport.callCount == 1)
         #expect(try AgentStateFile(directory: directory).load().state.credentials?.agentKey == "gak_key")

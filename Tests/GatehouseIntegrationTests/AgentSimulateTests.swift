@@ -23,8 +23,8 @@ struct AgentSimulateTests {
         let setup = try await client.operatorSetup(adminToken: try #require(server.adminToken), email: "simulate@example.com")
         let session = ["x-vsaas-session: \(setup.session)"]
         async let run = LiveAgent.runToExit(["simulate", "--count", "20", "--server", "http://127.0.0.1:\(server.port)", "--operator-id", String(setup.operatorId),
-                                             "--serial-prefix", "SIMCAM", "--duration-ms", "9000", "--heartbeat-ms", "200",
-                                             "--retry-base-ms", "50", "--retry-cap-ms", "400"], timeout: .seconds(40))
+                                             "--serial-prefix", "SIMCAM", "--duration-ms", "16000", "--heartbeat-ms", "200",
+                                             "--retry-base-ms", "50", "--retry-cap-ms", "400"], timeout: .seconds(60))
         // All 20 wait unassigned for the operator.
         let deadline = ContinuousClock.now + .seconds(20)
         var waiting: [[String: Any]] = []
@@ -76,8 +76,8 @@ struct AgentSimulateTests {
         let cameras = try await AgentTests.cameras(client, session: setup.session)
         #expect(Set(cameras.compactMap { $0["title"] as? String }) == ["One", "Two"], "\(cameras)")
         #expect(try await Self.agents(client, session: setup.session, status: "unassigned").count == 1)
-        // Per-agent state directories, kept.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/agents").sorted() == ["agent-0", "agent-1", "agent-2", "agent-3"])
+        // Per-agent state directories, kept, under one lock for the whole simulator.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base + "/agents").sorted() == ["agent-0", "agent-1", "agent-2", "agent-3", "agent.lock"])
         #expect(!result.output.contains(first) && !result.output.contains(second))
         _ = try await server.stop()
     }

@@ -42,7 +42,8 @@ struct LiveServeTests {
         #expect(try await server.request("GET", "/v1/me", token: sessionToken).status == 200)
 
         // Graceful shutdown on SIGTERM.
-        #expect(try await server.stop(signal: SIGTERM) == 0)
+        let status = try await server.stop(signal: SIGTERM, timeout: .seconds(30))
+        #expect(status == 0, "exit status \(status.map(String.init) ?? "none: still running after 30 s"); \(server.stderr.suffix(1500))")
 
         // Request logs are structured JSON lines with a request id, and carry no secret.
         let logs = server.stderr + server.stdout

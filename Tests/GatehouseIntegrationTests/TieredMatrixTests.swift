@@ -14,20 +14,33 @@ struct TieredMatrixTests {
     }
 
     /// What the fixture made: account A (the owner) with channels C1 (the target) and C2, groups
-    /// G1 = {C1} and G2 = {C2}; account B (another account).
+    /// G1 = {C1} and G2 = {C2}; account B (another account). C1 is a serial device of A (seed
+    /// 003) attached as a channel, so that it can upload images and clips with its CIK.
     final class Fixture: @unchecked Sendable {
         let client: TieredLiveClient
         let accountA: Int64, keyA: String, accountB: Int64, keyB: String
         let c1: (id: Int64, all: String, watch: String), c2: (id: Int64, all: String, watch: String)
         let g1: (id: Int64, token: String), g2: (id: Int64, token: String)
         let foreign: (String, String)
+        let cik: String, vendorToken: String
+        let image: Int64, clip: Int64
         var serial = 0
 
         init(_ client: TieredLiveClient) async throws {
             self.client = client
             (accountA, keyA) = try await client.createAccount("owner@example.com")
             (accountB, keyB) = try await client.createAccount("other@example.com")
-            c1 = try await client.createChannel(keyA, name: "target")
+            let admin = ["-H", "Authorization: Bearer \(try #require(client.server.adminToken))", "-H", "Content-Type: application/json"]
+            _ = try await Self.curl(client, "POST", "/v1/tenants/1/vendor", admin + ["--data-binary", #"{"name":"matrixvendor"}"#])
+            vendorToken = try #require(Self.json(try await Self.curl(client, "POST", "/v1/tenants/1/vendor-tokens", admin + ["--data-binary", #"{"name":"f"}"#]).text)["token"] as? String)
+            _ = try await Self.curl(client, "POST", "/provision/manage/model/", ["-H", "X-Exosite-Token: \(vendorToken)", "--data-binary", "model=cam1"])
+            let target = try await Self.serialDevice(client, vendorToken: vendorToken, sn: "MATRIX-C1", owner: accountA, key: keyA)
+            cik = target.cik
+            let attached = try await client.call(.main, "POST", "/api/v3/devices/\(target.device)/channel/", authorization: "LKey \(keyA)")
+            let tokens = attached.json["access_tokens"] as? [String: String] ?? [:]
+            c1 = (target.device, try #require(tokens["all"], "\(attached.text)"), try #require(tokens["watch"]))
+            image = try await Self.upload(client, cik: cik, kind: "images")
+            clip = try await Self.upload(client, cik: cik, kind: "clips?duration=5")
             c2 = try await client.createChannel(keyA, name: "neighbour")
             g1 = try await client.createGroup(keyA, channels: [c1.id])
             g2 = try await client.createGroup(keyA, channels: [c2.id])
@@ -35,6 +48,40 @@ struct TieredMatrixTests {
         }
 
         func unique() -> Int { serial += 1; return serial }
+        func freshImage() async throws -> Int64 { try await Self.upload(client, cik: cik, kind: "images") }
+        func freshClip() async throws -> Int64 { try await Self.upload(client, cik: cik, kind: "clips?duration=5") }
+        /// A serial device of account A that is not a channel yet.
+        func freshDevice() async throws -> Int64 {
+            try await Self.serialDevice(client, vendorToken: vendorToken, sn: "MATRIX-D\(unique())", owner: accountA, key: keyA).device
+        }
+
+        static func curl(_ client: TieredLiveClient, _ method: String, _ path: String, _ extra: [String]) async throws -> (status: Int, text: String) {
+            let result = try await LiveServer.shellAsync("curl", ["-s", "--max-time", "10", "-X", method, "-w", "\n%{http_code}"] + extra + ["http://127.0.0.1:\(client.port)\(path)"])
+            let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+
+        static func json(_ text: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
+
+        /// A serial of the model, enabled for account `owner` and activated: its device id and CIK.
+        static func serialDevice(_ client: TieredLiveClient, vendorToken: String, sn: String, owner: Int64, key: String) async throws -> (device: Int64, cik: String) {
+            let vendor = ["-H", "X-Exosite-Token: \(vendorToken)"]
+            _ = try await curl(client, "POST", "/provision/manage/model/cam1/", vendor + ["--data-binary", "sn=\(sn)"])
+            _ = try await curl(client, "POST", "/provision/manage/model/cam1/\(sn)", vendor + ["--data-binary", "enable=true&owner=\(owner)"])
+            let cik = try await curl(client, "POST", "/provision/activate", ["--data-binary", "vendor=matrixvendor&model=cam1&sn=\(sn)"])
+            #expect(cik.status == 200, "\(cik.text)")
+            let devices = try await client.call(.main, "GET", "/api/v3/devices/?limit=1000", authorization: "LKey \(key)")
+            let device = try #require(devices.objects.first { $0["serial"] as? String == sn }?["id"] as? NSNumber, "\(devices.text)")
+            return (device.int64Value, cik.text)
+        }
+
+        /// An upload of 100 bytes with the CIK; the new item's id.
+        static func upload(_ client: TieredLiveClient, cik: String, kind: String) async throws -> Int64 {
+            let type = kind.hasPrefix("clips") ? "video/mp4" : "image/jpeg"
+            let answer = try await curl(client, "POST", "/api/v1.0/device/media/\(kind)",
+                                        ["-H", "X-Exosite-CIK: \(cik)", "-H", "Content-Type: \(type)", "--data-binary", String(repeating: "x", count: 100)])
+            return try #require((json(answer.text)["id"] as? NSNumber)?.int64Value, "\(answer.text)")
+        }
         func freshChannel() async throws -> Int64 { try await client.createChannel(keyA, name: "fresh").id }
         func freshGroup() async throws -> Int64 { try await client.createGroup(keyA, channels: [c1.id]).id }
         func freshAccount() async throws -> Int64 { try await client.createAccount("fresh\(unique())@example.com").id }
@@ -83,6 +130,15 @@ struct TieredMatrixTests {
     static func ids(_ answer: TieredLiveClient.Answer) -> [Int64] { answer.objects.compactMap { ($0["id"] as? NSNumber)?.int64Value } }
     static let channelReaders: Set<Caller> = [.accAll, .accWatch, .otherChannelAcc]
     static let channelWriters: Set<Caller> = [.accAll, .otherChannelAcc]
+
+    static func mediaStillThere(_ fixture: Fixture, _ path: String) async throws -> Bool {
+        try await fixture.client.call(.main, "GET", path, authorization: "Acc \(fixture.c1.watch)").status == 200
+    }
+
+    static func stillNoChannel(_ fixture: Fixture, _ path: String) async throws -> Bool {
+        let device = path.split(separator: "/").dropLast().last.map(String.init) ?? ""
+        return try await fixture.client.call(.main, "GET", "/api/v3/channels/\(device)/", authorization: "LKey \(fixture.keyA)").status == 404
+    }
 
     static func channelStillThere(_ fixture: Fixture, _ path: String) async throws -> Bool {
         try await fixture.client.call(.main, "GET", path, authorization: "LKey \(fixture.keyA)").status == 200
@@ -139,6 +195,30 @@ struct TieredMatrixTests {
         Row(route: "GET /api/v4/events", listener: .main, allowed: channelReaders, path: { _ in "/api/v4/events/" }),
         Row(route: "POST /api/v4/events", listener: .main, allowed: channelWriters, path: { _ in "/api/v4/events/" },
             body: { _ in #"{"type":"motion","payload":{"zone":1}}"# }),
+        // Images, clips and live video (issue 9 points 4 and 5).
+        Row(route: "GET /api/v3/devices", listener: .main, allowed: anyLicenseKey, path: { _ in "/api/v3/devices/" },
+            check: { f, caller, answer in ids(answer).contains(f.c1.id) == (caller == .lkey) }),
+        Row(route: "POST /api/v3/devices/{id}/channel", listener: .main, allowed: owner, path: { f in "/api/v3/devices/\(try await f.freshDevice())/channel/" },
+            intact: stillNoChannel),
+        Row(route: "GET /api/v3/live/templates", listener: .main, allowed: anyLicenseKey, path: { _ in "/api/v3/live/templates/" }),
+        Row(route: "PUT /api/v3/live/templates", listener: .main, allowed: anyLicenseKey, path: { _ in "/api/v3/live/templates/" },
+            body: { _ in #"{"url_templates":{"rtsp":"rtsp://media.example/{channel_id}"}}"# }),
+        Row(route: "GET /api/v4/live/watch", listener: .main, allowed: channelReaders, path: { _ in "/api/v4/live/watch/" },
+            check: { f, caller, answer in (answer.json["channel_id"] as? NSNumber)?.int64Value == (caller == .otherChannelAcc ? f.c2.id : f.c1.id) }),
+        Row(route: "GET /api/v4/storage/images", listener: .main, allowed: channelReaders, path: { _ in "/api/v4/storage/images/" },
+            check: { f, caller, answer in ids(answer).contains(f.image) == (caller != .otherChannelAcc) }),
+        Row(route: "GET /api/v4/storage/images/{id}", listener: .main, allowed: [.accAll, .accWatch], path: { f in "/api/v4/storage/images/\(f.image)/" }),
+        Row(route: "GET /api/v4/storage/images/{id}/download", listener: .main, allowed: [.accAll, .accWatch],
+            path: { f in "/api/v4/storage/images/\(f.image)/download/" }, check: { _, _, answer in answer.text.utf8.count == 100 }),
+        Row(route: "DELETE /api/v4/storage/images/{id}", listener: .main, allowed: [.accAll], path: { f in "/api/v4/storage/images/\(try await f.freshImage())/" },
+            intact: mediaStillThere),
+        Row(route: "GET /api/v4/storage/clips", listener: .main, allowed: channelReaders, path: { _ in "/api/v4/storage/clips/" },
+            check: { f, caller, answer in ids(answer).contains(f.clip) == (caller != .otherChannelAcc) }),
+        Row(route: "GET /api/v4/storage/clips/{id}", listener: .main, allowed: [.accAll, .accWatch], path: { f in "/api/v4/storage/clips/\(f.clip)/" }),
+        Row(route: "GET /api/v4/storage/clips/{id}/download", listener: .main, allowed: [.accAll, .accWatch],
+            path: { f in "/api/v4/storage/clips/\(f.clip)/download/" }, check: { _, _, answer in answer.text.utf8.count == 100 }),
+        Row(route: "DELETE /api/v4/storage/clips/{id}", listener: .main, allowed: [.accAll], path: { f in "/api/v4/storage/clips/\(try await f.freshClip())/" },
+            intact: mediaStillThere),
         // Front ends with a group token: the group's channels only, read only.
         Row(route: "GET /api/v5/channels", listener: .main, allowed: [.groupWithChannel, .groupWithoutChannel], path: { _ in "/api/v5/channels/" },
             check: { f, caller, answer in ids(answer) == [caller == .groupWithChannel ? f.c1.id : f.c2.id] }),

@@ -46,6 +46,15 @@ struct BadInputTests {
         Row(method: .post, path: "/v1/devices", validBody: #"{"tenant_id":1,"kind":"camera","name":"N"}"#, wrongTypeBody: #"{"tenant_id":1,"kind":"camera","name":{}}"#, requiresFields: true),
         Row(method: .get, path: "/v1/devices/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .delete, path: "/v1/devices/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/devices/online", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/devices/{id}/presence", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/devices/{id}/settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .put, path: "/v1/devices/{id}/settings", validBody: #"{"version":0,"desired":{"system":{"name":"N"}}}"#,
+            wrongTypeBody: #"{"version":"zero","desired":{}}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/devices/{id}/settings/schema", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .post, path: "/v1/devices/{id}/commands", validBody: #"{"name":"reboot"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: true),
+        Row(method: .get, path: "/v1/devices/{id}/commands", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .get, path: "/v1/devices/{id}/commands/{commandId}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/on-behalf-tokens", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .delete, path: "/v1/on-behalf-tokens/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/tenants/{id}/vsaas-api-keys", validBody: nil, wrongTypeBody: nil, requiresFields: false),
@@ -57,6 +66,8 @@ struct BadInputTests {
         Row(method: .patch, path: "/v1/presets/{id}", validBody: #"{"title":"P2"}"#, wrongTypeBody: #"{"title":7}"#, requiresFields: false),
         Row(method: .delete, path: "/v1/presets/{id}", validBody: nil, wrongTypeBody: nil, requiresFields: false),
         Row(method: .get, path: "/v1/tenants/{id}/activation-settings", validBody: nil, wrongTypeBody: nil, requiresFields: false),
+        Row(method: .patch, path: "/v1/tenants/{id}/device-settings", validBody: #"{"patch":{"system":{"name":"N"}}}"#,
+            wrongTypeBody: #"{"patch":{"system":{"name":7}}}"#, requiresFields: true),
         Row(method: .patch, path: "/v1/tenants/{id}/activation-settings", validBody: #"{"token_length":10}"#, wrongTypeBody: #"{"token_length":"ten"}"#, requiresFields: false),
         Row(method: .post, path: "/v1/tenants/{id}/vendor", validBody: #"{"name":"acme"}"#, wrongTypeBody: #"{"name":1}"#, requiresFields: true),
         Row(method: .get, path: "/v1/tenants/{id}/vendor", validBody: nil, wrongTypeBody: nil, requiresFields: false),
@@ -95,7 +106,7 @@ struct BadInputTests {
             let clientId = try #require(created.id)
             let device = try #require(try await client.admin(.post, "/v1/devices", json: #"{"tenant_id":\#(tenant),"kind":"camera","name":"Cam"}"#).id)
             let existing = row.path.contains("/users/") ? user : row.path.contains("/clients/") ? clientId : row.path.contains("/devices/") ? device : tenant
-            var path = row.path.replacingOccurrences(of: "{id}", with: String(existing)).replacingOccurrences(of: "{endpointId}", with: "1")
+            var path = row.path.replacingOccurrences(of: "{id}", with: String(existing)).replacingOccurrences(of: "{endpointId}", with: "1").replacingOccurrences(of: "{commandId}", with: "0f0e0d0c-0000-4000-8000-000000000000")
             if path.contains("{applicationId}") {  // an application of the node, with a version
                 let application = try await client.admin(.post, "/v1/tenants/\(tenant)/applications", json: #"{"name":"App"}"#)
                 let applicationId = try #require(application.json["application_id"] as? String)
@@ -122,9 +133,9 @@ struct BadInputTests {
             }
             // Unknown and malformed ids.
             if row.path.contains("{id}") {
-                let unknown = row.path.replacingOccurrences(of: "{id}", with: "999999").replacingOccurrences(of: "{endpointId}", with: "1")
+                let unknown = row.path.replacingOccurrences(of: "{id}", with: "999999").replacingOccurrences(of: "{endpointId}", with: "1").replacingOccurrences(of: "{commandId}", with: "0f0e0d0c-0000-4000-8000-000000000000")
                 expectError(try await client.admin(row.method, unknown, json: row.validBody), .notFound, "not_found", "unknown id")
-                let malformed = row.path.replacingOccurrences(of: "{id}", with: "1%27%20OR%201=1").replacingOccurrences(of: "{endpointId}", with: "1")
+                let malformed = row.path.replacingOccurrences(of: "{id}", with: "1%27%20OR%201=1").replacingOccurrences(of: "{endpointId}", with: "1").replacingOccurrences(of: "{commandId}", with: "0f0e0d0c-0000-4000-8000-000000000000")
                 expectError(try await client.admin(row.method, malformed, json: row.validBody), .badRequest, "invalid_request", "malformed id")
             }
             // Bodies.
@@ -142,7 +153,9 @@ struct BadInputTests {
                 expectError(try await client.send(row.method, path, token: token, json: huge), .contentTooLarge, "payload_too_large", "body over the limit")
             }
             // Wrong method on the route, and a route that does not exist.
-            let wrongMethod: HTTPRequest.Method = row.method == .put ? .post : .put
+            // PUT, or where the route has a PUT too, DELETE (POST for a PUT row).
+            let hasPut = Self.rows.contains { $0.path == row.path && $0.method == .put }
+            let wrongMethod: HTTPRequest.Method = row.method == .put ? .post : hasPut ? .delete : .put
             let notAllowed = try await client.admin(wrongMethod, path, json: row.validBody)
             expectError(notAllowed, .methodNotAllowed, "method_not_allowed", "wrong method")
             #expect(notAllowed.headers[.allow]?.contains(row.method.rawValue) == true)

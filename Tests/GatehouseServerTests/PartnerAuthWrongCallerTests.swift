@@ -35,7 +35,7 @@ struct PartnerAuthWrongCallerTests {
             #expect(unauthorized.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
             // Parameters.
             expectOAuth(try await f.token("username=dealer@res.example&password=x"), .badRequest, "invalid_request", "no grant_type")
-            expectOAuth(try await f.token("grant_type=client_credentials"), .badRequest, "unsupported_grant_type", "unsupported grant")
+            expectOAuth(try await f.token("grant_type=authorization_code&code=x"), .badRequest, "unsupported_grant_type", "unsupported grant")
             expectOAuth(try await f.token("grant_type=password&password=x"), .badRequest, "invalid_request", "no username")
             expectOAuth(try await f.token("grant_type=refresh_token"), .badRequest, "invalid_request", "no refresh_token")
             expectOAuth(try await f.token(good + "&scope=admin"), .badRequest, "invalid_scope", "unknown scope")

@@ -21,6 +21,8 @@ struct SQLiteStoreContractTests {
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.sqlite) }
     @Test func importApplicationsIsIdempotent() async throws { try await ImportApplicationsContract.importIsIdempotent(.sqlite) }
     @Test func badImportApplicationsWriteNothing() async throws { try await ImportApplicationsContract.badApplicationsWriteNothing(.sqlite) }
+    @Test func importDeviceRowsIsIdempotent() async throws { try await ImportContract.deviceRowsImportIdempotently(.sqlite) }
+    @Test func badImportDeviceRowsWriteNothing() async throws { try await ImportContract.badDeviceRowsWriteNothing(.sqlite) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.sqlite) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.sqlite) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
@@ -38,7 +40,9 @@ struct SQLiteStoreContractTests {
     @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.sqlite) }
     @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.sqlite) }
     @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.sqlite) }
+    @Test func issuedCertificatesNewestFirstWithCursor() async throws { try await CertificateListContract.newestFirstWithCursor(.sqlite) }
     @Test func serialProvisioningSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.serialsAreAddedAllOrNone(.sqlite) }
+    @Test func serialProvisioningCSVSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.csvSerialsAreAddedAllOrNoneAcrossBatches(.sqlite) }
     @Test func serialProvisioningSerialsListInOrderAndRemove() async throws { try await ProvisioningContract.serialsListInOrderAndRemove(.sqlite) }
     @Test func serialProvisioningEnableBindsAnOwnerForTheModelWindow() async throws { try await ProvisioningContract.enableBindsAnOwnerForTheModelWindow(.sqlite) }
     @Test func serialProvisioningConcurrentEnablesMakeOneDevice() async throws { try await ProvisioningContract.concurrentEnablesMakeOneDevice(.sqlite) }
@@ -73,6 +77,10 @@ struct SQLiteStoreContractTests {
     @Test func gatewayRoutingFollowsCapabilities() async throws { try await GatewayContract.routingFollowsCapabilities(.sqlite) }
     @Test func gatewayRevocationEndsTheGateway() async throws { try await GatewayContract.revocationEndsTheGateway(.sqlite) }
     @Test func gatewayConcurrentFetchesHandOutEachMessageOnce() async throws { try await GatewayContract.concurrentFetchesHandOutEachMessageOnce(.sqlite) }
+    @Test func mediaUploadsAreStoredWholeAndCounted() async throws { try await MediaContract.uploadsAreStoredWholeAndCounted(.sqlite) }
+    @Test func mediaConcurrentUploadsKeepStorageExact() async throws { try await MediaContract.concurrentUploadsKeepStorageExact(.sqlite) }
+    @Test func mediaPurgeFollowsRecordsMaxAge() async throws { try await MediaContract.purgeFollowsRecordsMaxAge(.sqlite) }
+    @Test func mediaAttachedChannelsKeepTheirDevice() async throws { try await MediaContract.attachedChannelsKeepTheirDevice(.sqlite) }
 }
 
 /// The same contract on PostgreSQL, when `GATEHOUSE_TEST_DATABASE_URL` is set (CI sets it).
@@ -94,6 +102,8 @@ struct PostgresStoreContractTests {
     @Test func badImportFilesWriteNothing() async throws { try await ImportContract.badFilesWriteNothing(.postgres) }
     @Test func importApplicationsIsIdempotent() async throws { try await ImportApplicationsContract.importIsIdempotent(.postgres) }
     @Test func badImportApplicationsWriteNothing() async throws { try await ImportApplicationsContract.badApplicationsWriteNothing(.postgres) }
+    @Test func importDeviceRowsIsIdempotent() async throws { try await ImportContract.deviceRowsImportIdempotently(.postgres) }
+    @Test func badImportDeviceRowsWriteNothing() async throws { try await ImportContract.badDeviceRowsWriteNothing(.postgres) }
     @Test func tokensAndThrottle() async throws { try await CredentialContract.tokensAndThrottle(.postgres) }
     @Test func tieredLimitsHoldUnderConcurrency() async throws { try await TieredContract.limitsHoldUnderConcurrency(.postgres) }
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
@@ -111,7 +121,9 @@ struct PostgresStoreContractTests {
     @Test func webhookGivenUpAfterMaxAttempts() async throws { try await WebhookContract.givenUpAfterMaxAttempts(.postgres) }
     @Test func webhookDeleteDropsDeliveries() async throws { try await WebhookContract.deleteDropsDeliveries(.postgres) }
     @Test func webhookSecretIsNotStoredInClear() async throws { try await WebhookContract.secretIsNotStoredInClear(.postgres) }
+    @Test func issuedCertificatesNewestFirstWithCursor() async throws { try await CertificateListContract.newestFirstWithCursor(.postgres) }
     @Test func serialProvisioningSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.serialsAreAddedAllOrNone(.postgres) }
+    @Test func serialProvisioningCSVSerialsAreAddedAllOrNone() async throws { try await ProvisioningContract.csvSerialsAreAddedAllOrNoneAcrossBatches(.postgres) }
     @Test func serialProvisioningSerialsListInOrderAndRemove() async throws { try await ProvisioningContract.serialsListInOrderAndRemove(.postgres) }
     @Test func serialProvisioningEnableBindsAnOwnerForTheModelWindow() async throws { try await ProvisioningContract.enableBindsAnOwnerForTheModelWindow(.postgres) }
     @Test func serialProvisioningConcurrentEnablesMakeOneDevice() async throws { try await ProvisioningContract.concurrentEnablesMakeOneDevice(.postgres) }
@@ -146,4 +158,8 @@ struct PostgresStoreContractTests {
     @Test func gatewayRoutingFollowsCapabilities() async throws { try await GatewayContract.routingFollowsCapabilities(.postgres) }
     @Test func gatewayRevocationEndsTheGateway() async throws { try await GatewayContract.revocationEndsTheGateway(.postgres) }
     @Test func gatewayConcurrentFetchesHandOutEachMessageOnce() async throws { try await GatewayContract.concurrentFetchesHandOutEachMessageOnce(.postgres) }
+    @Test func mediaUploadsAreStoredWholeAndCounted() async throws { try await MediaContract.uploadsAreStoredWholeAndCounted(.postgres) }
+    @Test func mediaConcurrentUploadsKeepStorageExact() async throws { try await MediaContract.concurrentUploadsKeepStorageExact(.postgres) }
+    @Test func mediaPurgeFollowsRecordsMaxAge() async throws { try await MediaContract.purgeFollowsRecordsMaxAge(.postgres) }
+    @Test func mediaAttachedChannelsKeepTheirDevice() async throws { try await MediaContract.attachedChannelsKeepTheirDevice(.postgres) }
 }

@@ -6,10 +6,23 @@ import Foundation
 public final class RawHTTPConnection: @unchecked Sendable {
     private let fd: Int32
 
-    /// Connects to 127.0.0.1:`port`.
-    public init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` (another loopback address such as
+    /// 127.0.0.7, which Linux binds without set-up) when given.
+    public init(port: Int, from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError.socket(errno) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw RawHTTPError.socket(errno)
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -27,11 +40,15 @@ public final class RawHTTPConnection: @unchecked Sendable {
 
     /// Writes `text` as it is (CRLFs and all).
     public func send(_ text: String) async throws {
-        let bytes = Array(text.utf8)
+        try await send(bytes: Array(text.utf8))
+    }
+
+    /// Writes `bytes` as they are (for requests that are not valid UTF-8).
+    public func send(bytes: [UInt8]) async throws {
         try await Self.offThread { [fd] in
             var sent = 0
             while sent < bytes.count {
-                let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }  // EPIPE, not SIGPIPE
                 guard n > 0 else { throw RawHTTPError.socket(errno) }
                 sent += n
             }

@@ -83,7 +83,7 @@ extension AgentActivation {
         case .conflict:
             throw GatehouseError(.conflict, "another agent redeemed this token a moment ago")
         case .refused:
-            try await store.recordActivationFailure(scopes: scopes, minute: minute)
+            // Counted by the store, in the redemption's own transaction.
             throw refused
         }
     }

@@ -123,6 +123,10 @@ public struct AgentActivation: Sendable {
     /// Creates an organization directly under the operator.
     public func createOrganization(_ caller: OperatorCaller, _ input: OrganizationInput) async throws -> Organization {
         guard let title = input.title else { throw GatehouseError.invalid("title", "title is required") }
+        // The profile is checked before the node is made, so a bad one leaves nothing behind.
+        _ = try ActivationValidation.text(input.note ?? "", field: "note", max: 2000)
+        _ = try ActivationValidation.limit(input.cameraLimit ?? nil, field: "camera_limit")
+        _ = try ActivationValidation.limit(input.userLimit ?? nil, field: "user_limit")
         let tenant = try await management.createTenant(caller.caller, NewTenant(kind: .account, parentId: caller.operatorId, name: title))
         try await saveProfile(tenant.id, input, base: nil)
         return try await organization(caller, id: tenant.id)
@@ -131,6 +135,10 @@ public struct AgentActivation: Sendable {
     /// Edits an organization (absent fields keep their value).
     public func updateOrganization(_ caller: OperatorCaller, id: Int64, _ input: OrganizationInput) async throws -> Organization {
         let existing = try await organization(caller, id: id)
+        // The profile is checked before the title changes, so a bad one changes nothing.
+        _ = try ActivationValidation.text(input.note ?? existing.note, field: "note", max: 2000)
+        _ = try ActivationValidation.limit(input.cameraLimit ?? existing.cameraLimit, field: "camera_limit")
+        _ = try ActivationValidation.limit(input.userLimit ?? existing.userLimit, field: "user_limit")
         if let title = input.title { _ = try await management.updateTenant(caller.caller, id: id, TenantUpdate(name: title)) }
         try await saveProfile(id, input, base: existing)
         return try await organization(caller, id: id)

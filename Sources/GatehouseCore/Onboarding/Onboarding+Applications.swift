@@ -122,7 +122,7 @@ extension Onboarding {
     }
 
     /// Absolute http(s) URLs without credentials or fragments, at most 20.
-    static func redirectURLs(_ urls: [String]) throws(GatehouseError) -> [String] {
+    public static func redirectURLs(_ urls: [String]) throws(GatehouseError) -> [String] {
         guard urls.count <= 20 else { throw GatehouseError.invalid("redirect_urls", "at most 20 redirect URLs") }
         for url in urls {
             guard url.utf8.count <= 2048, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
@@ -146,7 +146,7 @@ extension Onboarding {
         var boundTo: Int64?
         if let applicationId { boundTo = try await application(applicationId: applicationId).id }
         let now = clock.now()
-        let code = Secrets.hex(Secrets.randomBytes(5))
+        let code = Secrets.hex(Secrets.randomBytes(Self.registrationCodeBytes))
         var userId: Int64?
         if case .user(let user, _) = caller { userId = user.id }
         let record = try await store.createRegistrationCode(

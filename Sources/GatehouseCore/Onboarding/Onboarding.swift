@@ -192,7 +192,18 @@ public struct Onboarding: Sendable {
         let scope = [Self.failureScope(call)]
         let minute = now / 60
         let since = minute - settings.guessWindowMinutes + 1
-        if context.failures >= settings.guessesPerAddress {
+        var held = context.failures >= settings.guessesPerAddress
+        if !held {
+            // The attempt is charged before the code is looked at, so that guesses in flight at
+            // once, on any node, each take their place in line: at most the limit of them is
+            // ever checked. A charge over the limit, or for a right code, is given back.
+            try await store.recordActivationFailure(scopes: scope, minute: minute)
+            if try await store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] > settings.guessesPerAddress {
+                try await store.forgetActivationFailure(scopes: scope, minute: minute)
+                held = true
+            }
+        }
+        if held {
             let failures = { (since: Int64) in try await self.store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] }
             // The first minute from which fewer failures remain: once the window has moved past
             // the minute before it, the address may try again.
@@ -205,9 +216,9 @@ public struct Onboarding: Sendable {
             throw GatehouseError(.rateLimited, "too many unknown registration codes; try again in \(wait) seconds")
         }
         guard let code = context.code, code.usedAt == nil, code.expiresAt > now else {
-            try await store.recordActivationFailure(scopes: scope, minute: minute)
             throw GatehouseError(.unauthenticated, "the registration code is not known")
         }
+        try await store.forgetActivationFailure(scopes: scope, minute: minute)
         if let bound = code.applicationId, bound != application.id {
             throw GatehouseError(.applicationInvalid, "the registration code was not made for this application")
         }

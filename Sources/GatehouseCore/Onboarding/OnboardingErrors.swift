@@ -67,6 +67,7 @@ extension GatehouseError {
         case .forbidden: ("0100", 403)
         case .payloadTooLarge: ("0100", 413)
         case .unsupportedMediaType: ("0100", 415)
+        case .insufficientStorage: ("0100", 507)
         case .unavailable: ("0500", 503)
         case .internal: ("0500", 500)
         default: ("0100", 400)  // malformed body, validation

@@ -58,6 +58,9 @@ public protocol OnboardingStore: Sendable {
     /// Failed look-ups per scope since `minute` (unix minutes); shared with agent activation.
     func activationFailures(scopes: [String], sinceMinute minute: Int64) async throws -> [String: Int64]
     func recordActivationFailure(scopes: [String], minute: Int64) async throws
+    /// Takes back one failure recorded in `minute` (an attempt charged before it was checked
+    /// that turned out right, or that was not checked at all).
+    func forgetActivationFailure(scopes: [String], minute: Int64) async throws
 
     // MARK: The platform's authorization key
     /// The key that signs authorization redirects, if one was made.

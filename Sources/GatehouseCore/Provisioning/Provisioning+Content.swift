@@ -49,7 +49,7 @@ extension Provisioning {
     /// Stores an upload as the content's blob, streamed in chunks (never whole in memory),
     /// hashed on the way. The previous blob stays current until the new one is complete;
     /// an upload over ``maxContentBytes`` or one that fails leaves nothing behind.
-    public func upload<Body: AsyncSequence & Sendable>(_ caller: VendorCaller, model name: String, id: String, contentType: String?,
+    public func upload<Body: AsyncSequence>(_ caller: VendorCaller, model name: String, id: String, contentType: String?,
                                                        declaredLength: Int64?, body: Body) async throws -> ContentItem
     where Body.Element == ByteBuffer {
         let (_, item) = try await content(caller, model: name, id: id)

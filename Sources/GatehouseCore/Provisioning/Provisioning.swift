@@ -253,10 +253,13 @@ public struct Provisioning: Sendable {
 public struct VendorCaller: Sendable {
     public let vendor: Vendor
     public let node: Tenant
-    public init(vendor: Vendor, node: Tenant) {
+    /// Who the audit log names: the vendor for its token, the user for the console (``Provisioning/vendorCaller(_:tenantId:)``).
+    public let actor: String?
+    public init(vendor: Vendor, node: Tenant, actor: String? = nil) {
         self.vendor = vendor
         self.node = node
+        self.actor = actor
     }
 
-    func audit(_ detail: String) -> AuditIntent { AuditIntent(actor: "vendor:\(vendor.name)", detail: detail) }
+    func audit(_ detail: String) -> AuditIntent { AuditIntent(actor: actor ?? "vendor:\(vendor.name)", detail: detail) }
 }

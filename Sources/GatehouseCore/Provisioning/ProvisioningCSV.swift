@@ -17,44 +17,68 @@ public enum ProvisioningCSV {
     /// The rows of a CSV body: `\n` or `\r\n` line ends, quoted fields, blank lines skipped.
     /// `invalid_request` for an unterminated quote or bytes that are not UTF-8.
     public static func parse(_ bytes: [UInt8], field: String = "body") throws(GatehouseError) -> [[String]] {
+        var reader = Rows(bytes, field: field)
         var rows: [[String]] = []
-        var fields: [String] = []
-        var current: [UInt8] = []
-        var index = 0
-        var quoted = false, wasQuoted = false
-        func finishField() throws(GatehouseError) {
-            guard let text = String(validating: current, as: UTF8.self) else { throw .init(.invalidRequest, "the CSV body is not UTF-8", field: field) }
-            fields.append(wasQuoted ? text : text.trimmingWhitespace)
-            current.removeAll(keepingCapacity: true)
-            wasQuoted = false
+        while let row = try reader.next() { rows.append(row) }
+        return rows
+    }
+
+    /// The rows of a CSV body one at a time, read in place (a large body is never copied or
+    /// held as rows whole); the same rules as ``parse(_:field:)``.
+    public struct Rows<Bytes: RandomAccessCollection> where Bytes.Element == UInt8, Bytes.Index == Int {
+        let bytes: Bytes
+        let field: String
+        var index: Int
+
+        /// A reader over `bytes`; errors name `field`.
+        public init(_ bytes: Bytes, field: String = "body") {
+            self.bytes = bytes
+            self.field = field
+            self.index = bytes.startIndex
         }
-        func finishRow() throws(GatehouseError) {
-            try finishField()
-            if !(fields.count == 1 && fields[0].isEmpty) { rows.append(fields) }
-            fields = []
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if quoted {
-                if byte == 34 {
-                    if index + 1 < bytes.count, bytes[index + 1] == 34 { current.append(34); index += 1 } else { quoted = false }
+
+        /// The next row that is not blank, or nil at the end.
+        public mutating func next() throws(GatehouseError) -> [String]? {
+            var fields: [String] = []
+            var current: [UInt8] = []
+            var quoted = false, wasQuoted = false
+            let field = self.field
+            func finishField() throws(GatehouseError) {
+                guard let text = String(validating: current, as: UTF8.self) else { throw .init(.invalidRequest, "the CSV body is not UTF-8", field: field) }
+                fields.append(wasQuoted ? text : text.trimmingWhitespace)
+                current.removeAll(keepingCapacity: true)
+                wasQuoted = false
+            }
+            let end = bytes.endIndex
+            while index < end {
+                let byte = bytes[index]
+                index += 1
+                if quoted {
+                    if byte == 34 {
+                        if index < end, bytes[index] == 34 { current.append(34); index += 1 } else { quoted = false }
+                    } else {
+                        current.append(byte)
+                    }
                 } else {
-                    current.append(byte)
-                }
-            } else {
-                switch byte {
-                case 34 where current.allSatisfy({ $0 == 32 || $0 == 9 }): quoted = true; wasQuoted = true; current.removeAll()
-                case 44: try finishField()
-                case 10: try finishRow()
-                case 13 where index + 1 < bytes.count && bytes[index + 1] == 10: break
-                default: current.append(byte)
+                    switch byte {
+                    case 34 where current.allSatisfy({ $0 == 32 || $0 == 9 }): quoted = true; wasQuoted = true; current.removeAll()
+                    case 44: try finishField()
+                    case 10:
+                        try finishField()
+                        if !(fields.count == 1 && fields[0].isEmpty) { return fields }
+                        fields = []
+                    case 13 where index < end && bytes[index] == 10: break
+                    default: current.append(byte)
+                    }
                 }
             }
-            index += 1
+            guard !quoted else { throw .init(.invalidRequest, "the CSV body has an unterminated quoted field", field: field) }
+            if !current.isEmpty || !fields.isEmpty || wasQuoted {
+                try finishField()
+                if !(fields.count == 1 && fields[0].isEmpty) { return fields }
+            }
+            return nil
         }
-        guard !quoted else { throw .init(.invalidRequest, "the CSV body has an unterminated quoted field", field: field) }
-        if !current.isEmpty || !fields.isEmpty || wasQuoted { try finishRow() }
-        return rows
     }
 }
 

@@ -26,6 +26,10 @@ public protocol ProvisioningStore: Sendable {
     // MARK: Serial numbers
     /// Adds serials all or none: `conflict` naming the first serial already present.
     func addSerials(modelId: Int64, _ serials: [(sn: String, extra: String)], at: Int64, audit: AuditIntent) async throws
+    /// Adds serials read batch by batch (a CSV body), all or none in one transaction, each batch
+    /// one multi-row insert: `conflict` naming a serial already present or named twice.
+    /// `audit` makes the entry from the number of serials.
+    func addSerials(modelId: Int64, batches: any SerialBatches, at: Int64, audit: @Sendable (Int) -> AuditIntent) async throws
     /// Removes serials (and their devices); unknown ones are ignored. Returns how many went.
     @discardableResult
     func removeSerials(modelId: Int64, sns: [String], at: Int64, audit: AuditIntent) async throws -> Int

@@ -46,6 +46,12 @@ struct ProvisioningForm: Sendable {
         RequestMediaType.of(request.headers)
     }
 
+    /// A body of at most `limit` bytes, as it came.
+    static func body(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        var request = request
+        return try await request.collectBody(upTo: limit)
+    }
+
     /// The rows of a `text/csv` body of at most `limit` bytes.
     static func csv(_ request: Request, limit: Int) async throws -> [[String]] {
         var request = request

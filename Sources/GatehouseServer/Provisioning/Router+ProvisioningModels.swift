@@ -57,9 +57,8 @@ extension GatehouseApp {
             let name = try context.parameters.require("model")
             guard request.uri.path.hasSuffix("/") else { throw GatehouseError(.methodNotAllowed, "POST to /provision/manage/model/ or to the model's serial numbers (a trailing /)") }
             if ProvisioningForm.media(request) == "text/csv" {
-                let rows = try await ProvisioningForm.csv(request, limit: Self.serialCSVLimit)
-                let serials = rows.map { (sn: $0[0], extra: $0.count > 1 ? $0[1] : "") }
-                try await provisioning.addSerials(caller, model: name, serials)
+                // Read in place and written batch by batch: a million serials are never held as rows.
+                try await provisioning.addSerials(caller, model: name, csv: try await ProvisioningForm.body(request, limit: Self.serialCSVLimit))
                 return ProvisioningReply.reset
             }
             let form = try await ProvisioningForm.read(request, limit: Self.serialFormLimit)
