@@ -36,6 +36,8 @@ public struct GatehouseConfiguration: Sendable {
     public var clock: any GatehouseClock = SystemClock()
     /// How long one database operation may take before the request fails with 503.
     public var databaseTimeout: Duration = .seconds(10)
+    /// How long `/readyz` waits for the database to answer before it reports 503.
+    public var readinessTimeout: Duration = .seconds(2)
     /// The master key file (base64 of 32 bytes); `nil` is `master.key` in the data directory,
     /// created on first start. Every node of one database must use the same key.
     public var masterKeyFile: String?

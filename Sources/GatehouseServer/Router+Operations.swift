@@ -14,7 +14,7 @@ extension GatehouseApp {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await self.database.ping() }
                     group.addTask {
-                        try await Task.sleep(for: .seconds(2))
+                        try await Task.sleep(for: self.configuration.readinessTimeout)
                         throw GatehouseError(.unavailable, "the database did not answer in time")
                     }
                     try await group.next()

@@ -22,6 +22,9 @@ struct TestApp {
         configuration.partnerAuth = partnerAuth
         configuration.contentMaxBytes = contentMaxBytes
         configuration.onboarding = onboarding
+        // Readiness is asserted, not its speed: the suite runs hundreds of apps side by side
+        // on two cores, where a first SQLite lease can take longer than production's 2 s.
+        configuration.readinessTimeout = .seconds(60)
         self.configuration = configuration
     }
 
