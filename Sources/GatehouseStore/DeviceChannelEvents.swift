@@ -39,6 +39,8 @@ extension SQLStore {
         while !Task.isCancelled {
             do {
                 try await pool.client.withConnection { connection in
+                    // A listen written to a closed connection is never answered (see GuardedPostgresSQL).
+                    guard !connection.isClosed else { throw ConnectionCloseWatch.closed }
                     try await connection.listen(on: Self.deviceEventsChannel) { notifications in
                         await ready()
                         for try await notification in notifications { await handle(notification.payload) }

@@ -43,10 +43,18 @@ public final class PostgresDatabasePool: Database {
             // The group never outlives this call, so `body` does not really escape.
             return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask {
-                    try await client.withConnection { connection in
-                        metrics.inUse.increment()
-                        defer { metrics.inUse.decrement() }
-                        return try await body(connection.sql(queryLogLevel: nil))
+                    var attempt = 0
+                    while true {
+                        attempt += 1
+                        let leased = try await client.withConnection { connection -> Leased<T> in
+                            // The pool can hand out a connection that has just closed (the
+                            // server went away): take another rather than fail the operation.
+                            if connection.isClosed && attempt < Self.leaseAttempts { return .closed }
+                            metrics.inUse.increment()
+                            defer { metrics.inUse.decrement() }
+                            return .done(try await body(GuardedPostgresSQL(base: connection.sql(queryLogLevel: nil), connection: connection)))
+                        }
+                        if case .done(let result) = leased { return result }
                     }
                 }
                 group.addTask {
@@ -61,6 +69,15 @@ public final class PostgresDatabasePool: Database {
             metrics.failures.increment()
             throw StoreError.map(error)
         }
+    }
+
+    /// Leases tried before an operation runs on a connection the pool handed out closed.
+    static let leaseAttempts = 3
+
+    /// What one lease gave: the operation's result, or a connection that had closed.
+    enum Leased<T: Sendable>: Sendable {
+        case done(T)
+        case closed
     }
 
     public func run() async throws {
