@@ -4,19 +4,32 @@ import SQLKit
 extension SQLStore: CredentialStore {
     public func clientForAuthentication(clientId: String) async throws -> (record: APIClientRecord, tenantEnabled: Bool)? {
         if let cached = cache?.client(clientId) { return cached }
+        if let reads = coalescedReads { return try await reads.clients.read(clientId)?.pair }
         let generation = cache?.generation ?? 0
-        let found = try await readClientForAuthentication(clientId: clientId)
+        let found = try await Self.readClientsForAuthentication(database, clientIds: [clientId])[clientId]?.pair
         if let found { cache?.store(client: found, for: clientId, readAt: generation) }
         return found
     }
 
-    func readClientForAuthentication(clientId: String) async throws -> (record: APIClientRecord, tenantEnabled: Bool)? {
-        try await database.withConnection { db in
-            guard let row = try await db.raw("""
+    /// API clients with their node's `enabled`, by `client_id`, in one query.
+    static func readClientsForAuthentication(_ database: any Database, clientIds: [String]) async throws -> [String: AuthenticatingClient] {
+        guard !clientIds.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var query = SQLQueryString("""
                 SELECT \(unsafeRaw: Self.clientColumns), n.enabled AS tenant_enabled
-                FROM api_clients c JOIN tenants n ON n.id = c.tenant_id WHERE c.client_id = \(bind: clientId)
-                """).first() else { return nil }
-            return (try Self.clientRecord(from: row), try row.decode(column: "tenant_enabled", as: Bool.self))
+                FROM api_clients c JOIN tenants n ON n.id = c.tenant_id WHERE c.client_id IN (
+                """)
+            for (index, clientId) in clientIds.enumerated() {
+                if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+                query.appendInterpolation(bind: clientId)
+            }
+            query.appendInterpolation(unsafeRaw: ")")
+            var found: [String: AuthenticatingClient] = [:]
+            for row in try await db.raw(query).all() {
+                let record = try Self.clientRecord(from: row)
+                found[record.client.clientId] = AuthenticatingClient(record: record, tenantEnabled: try row.decode(column: "tenant_enabled", as: Bool.self))
+            }
+            return found
         }
     }
 
