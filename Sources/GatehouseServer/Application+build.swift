@@ -48,7 +48,7 @@ public func buildApplication(_ configuration: GatehouseConfiguration, logger: Lo
         let applied = try await Migrator(database: database).migrate()
         if !applied.isEmpty { logger.notice("database migrated", metadata: ["versions": "\(applied)", "engine": "\(database.engine.rawValue)"]) }
         try await store.checkMasterKey(vault.checkValue, at: configuration.clock.now())
-        try await Bootstrap.run(store: store, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
+        try await Bootstrap.run(store: store, vault: vault, dataDirectory: configuration.dataDirectory, logger: logger, announce: configuration.announceBootstrap)
         gatehouse.started.open()
     }
     return GatehouseApplication(inner: app, hub: gatehouse.deviceHub)

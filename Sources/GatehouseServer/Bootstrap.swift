@@ -19,14 +19,16 @@ public enum Bootstrap {
     /// Validity of the super-admin certificate made at bootstrap.
     static let superAdminDays = 825
 
-    /// Runs bootstrap if this installation has none yet; returns the paths it wrote.
+    /// Runs bootstrap if this installation has none yet; returns the paths it wrote. The
+    /// authority's key is kept in the database sealed with `vault` (an older database's key in
+    /// clear is sealed here), and a key that does not open with `vault` stops the start.
     @discardableResult
-    public static func run(store: SQLStore, dataDirectory: String, logger: Logger, announce: Bool) async throws -> [String] {
+    public static func run(store: SQLStore, vault: SecretVault, dataDirectory: String, logger: Logger, announce: Bool) async throws -> [String] {
         try SecureFile.makeDirectory(dataDirectory)
         let directory = URL(fileURLWithPath: dataDirectory)
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let now = Date()
-        let material = try await store.bootstrapOnce(at: Int64(now.timeIntervalSince1970)) {
+        let material = try await store.bootstrapOnce(at: Int64(now.timeIntervalSince1970), vault: vault) {
             let authority = try CertificateAuthority.generate(now: now)
             let superAdmin = try authority.issue(commonName: "superadmin", organizationalUnit: "super-admin", usage: .client, now: now, days: superAdminDays)
             return BootstrapMaterial(
@@ -37,8 +39,13 @@ public enum Bootstrap {
                 adminToken: Secrets.token(prefix: "gha_"))
         }
         guard let material else {
-            // Another node (or an earlier start) bootstrapped: make sure the public CA file is here.
-            if !FileManager.default.fileExists(atPath: path(FileName.authorityCertificate)), let authority = try await store.authority() {
+            // Another node (or an earlier start) bootstrapped: seal a key an older version kept
+            // in clear, check that the key opens, and make sure the public CA file is here.
+            if try await store.sealAuthorityKeyIfClear(vault: vault) {
+                logger.notice("bootstrap: sealed the certificate authority's key in the database with the master key")
+            }
+            if let authority = try await store.authority(vault: vault),
+               !FileManager.default.fileExists(atPath: path(FileName.authorityCertificate)) {
                 try SecureFile.write(authority.certificatePEM, to: path(FileName.authorityCertificate), mode: 0o644)
             }
             return []

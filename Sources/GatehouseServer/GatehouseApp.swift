@@ -61,7 +61,7 @@ struct GatehouseApp: Sendable {
         self.activation = AgentActivation(store: store, management: management, clock: configuration.clock,
                                           defaultWatcherURL: configuration.publicURL ?? "http://\(configuration.host):\(configuration.port)")
         self.provisioning = Provisioning(store: store, management: management, clock: configuration.clock, maxContentBytes: configuration.contentMaxBytes)
-        let authority = AuthorityLoader(store: store)
+        let authority = AuthorityLoader(store: store, vault: vault)
         self.authority = authority
         self.brokerFiles = configuration.mqttBrokerDirectory.map {
             BrokerFilesService(store: store, authority: authority, configuration: configuration, started: started, directory: $0,

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Loads the master key that seals retrievable secrets, creating it (0600) on first start.
-enum MasterKeyFile {
+public enum MasterKeyFile {
     /// The vault of `path`; a missing file is created with a fresh key, an unreadable or
     /// malformed one stops the start with a clear message.
     static func load(_ path: String) throws -> SecretVault {
@@ -23,5 +23,14 @@ enum MasterKeyFile {
         } catch {
             throw GatehouseError(.invalidRequest, "\(path): \(error.message)")
         }
+    }
+
+    /// The vault of an existing master key file, for commands other than `serve`: they never
+    /// make a key, so a missing file is an error that names the file.
+    public static func loadExisting(_ path: String) throws -> SecretVault {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw GatehouseError(.invalidRequest, "no master key file at \(path): start `gatehouse serve` once, or give the file it uses (--master-key-file)")
+        }
+        return try load(path)
     }
 }

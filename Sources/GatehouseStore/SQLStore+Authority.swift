@@ -25,18 +25,19 @@ public struct BootstrapMaterial: Sendable {
 }
 
 extension SQLStore {
-    /// The stored authority (certificate and key PEM), if bootstrap has run.
-    public func authority() async throws -> (certificatePEM: String, keyPEM: String)? {
-        try await database.withConnection { db in
-            guard let row = try await db.raw("SELECT certificate_pem, private_key_pem FROM certificate_authority WHERE id = 1").first() else { return nil }
-            return (try row.decode(column: "certificate_pem", as: String.self), try row.decode(column: "private_key_pem", as: String.self))
-        }
+    /// The stored authority, if bootstrap has run: its certificate, and its key opened with
+    /// `vault`. `internal_error` when the key does not open (another master key) or is still
+    /// in clear (a database from before keys were sealed, not yet started again).
+    public func authority(vault: SecretVault) async throws -> (certificatePEM: String, keyPEM: String)? {
+        guard let stored = try await storedAuthority() else { return nil }
+        return (stored.certificatePEM, try Self.openAuthorityKey(stored.keyField, certificatePEM: stored.certificatePEM, vault: vault))
     }
 
     /// Runs bootstrap exactly once across every node: under the migration lock, if no
     /// authority is stored, calls `make` and stores what it made. Returns the material when
-    /// this call created it, `nil` when another node (or an earlier start) already had.
-    public func bootstrapOnce(at: Int64, _ make: @Sendable () throws -> BootstrapMaterial) async throws -> BootstrapMaterial? {
+    /// this call created it, `nil` when another node (or an earlier start) already had. The
+    /// authority's key is stored sealed with `vault`; the material keeps it in clear.
+    public func bootstrapOnce(at: Int64, vault: SecretVault, _ make: @Sendable () throws -> BootstrapMaterial) async throws -> BootstrapMaterial? {
         let engine = database.engine
         return try await database.transaction { db in
             if engine == .postgres {
@@ -44,9 +45,10 @@ extension SQLStore {
             }
             if try await db.raw("SELECT id FROM certificate_authority WHERE id = 1").first() != nil { return nil }
             let material = try make()
+            let sealedKey = try vault.seal(material.authorityKeyPEM, context: Self.authorityKeySealContext(certificatePEM: material.authorityCertificatePEM))
             try await db.raw("""
                 INSERT INTO certificate_authority (id, certificate_pem, private_key_pem, created_at)
-                VALUES (1, \(bind: material.authorityCertificatePEM), \(bind: material.authorityKeyPEM), \(bind: at))
+                VALUES (1, \(bind: material.authorityCertificatePEM), \(bind: sealedKey), \(bind: at))
                 """).run()
             try await db.raw("""
                 INSERT INTO issued_certificates (serial, purpose, subject, not_after, revoked_at, created_at)

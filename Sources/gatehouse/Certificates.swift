@@ -26,7 +26,11 @@ struct Certificates: AsyncParsableCommand {
             let name = try Validation.key(self.name.lowercased(), field: "name")
             let configuration = try storage.configuration()
             let issued = try await withMigratedStore(configuration) { store in
-                guard let stored = try await store.authority() else {
+                // The authority's key is sealed with the master key, as the server keeps it.
+                let vault = try MasterKeyFile.loadExisting(configuration.resolvedMasterKeyFile)
+                try await store.checkMasterKey(vault.checkValue, at: SystemClock().now())
+                try await store.sealAuthorityKeyIfClear(vault: vault)
+                guard let stored = try await store.authority(vault: vault) else {
                     throw ValidationError("no certificate authority yet: start `gatehouse serve` once to bootstrap")
                 }
                 let authority = try CertificateAuthority(certificatePEM: stored.certificatePEM, privateKeyPEM: stored.keyPEM)

@@ -7,8 +7,10 @@ import Testing
 /// Secrets at rest: a live server makes one of every secret it hands out; then every file of
 /// its data directory (the SQLite database, its WAL, everything else) is read as bytes — and
 /// on PostgreSQL a pg_dump of the database — and none of those secrets is found, neither as
-/// it was shown nor in base64 or hex. The ones the design shows again (license keys, channel
-/// and group tokens) are still shown again after a restart: kept sealed, not plain.
+/// it was shown nor in base64 or hex; nor is the certificate authority's private key (kept
+/// sealed; its own file `ca-key.pem` is a key file, like `master.key`). The ones the design
+/// shows again (license keys, channel and group tokens) are still shown again after a
+/// restart: kept sealed, not plain.
 @Suite("Secrets at rest", .serialized, .enabled(if: SystemTests.enabled, Comment(rawValue: SystemTests.skipReason)))
 struct SecretsAtRestTests {
     /// The forms a secret could be stored in: as shown, base64 (standard and URL-safe, at each
@@ -198,6 +200,20 @@ struct SecretsAtRestTests {
         return (secrets, tieredAccount, channelId, licenseKey)
     }
 
+    /// The authority's private key (bootstrap writes it to `ca-key.pem`, by design a key file
+    /// like `master.key`) in the forms a database could hold it: a line of its PEM, the whole
+    /// base64 body, its DER in hex (and so raw), and its private scalar in hex (and so raw).
+    static func authorityKeySecrets(_ data: String) throws -> [String: String] {
+        let pem = try String(contentsOfFile: data + "/ca-key.pem", encoding: .utf8)
+        let lines = pem.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("-----") }
+        let der = try #require(Data(base64Encoded: lines.joined()).map { [UInt8]($0) })
+        // PKCS#8 of an EC key: ... 02 01 01 04 20 <32-byte scalar> ...
+        let marker: [UInt8] = [0x02, 0x01, 0x01, 0x04, 0x20]
+        let at = try #require((0...(der.count - marker.count - 32)).first { Array(der[$0..<$0 + marker.count]) == marker })
+        return ["CA private key (PEM line)": try #require(lines.first), "CA private key (PEM body)": lines.joined(),
+                "CA private key (DER)": Secrets.hex(der), "CA private key (scalar)": Secrets.hex(der[(at + marker.count)..<(at + marker.count + 32)])]
+    }
+
     /// License keys and channel tokens are shown again after a restart (so they are kept, and kept sealed).
     static func shownAgain(_ server: LiveServer, adminPort: Int, made: (secrets: [String: String], account: Int64, channel: Int64, licenseKey: String)) async throws {
         let account = try await superAdmin(server.dataDirectory, adminPort, "GET", "/api/v2/admin/users/\(made.account)/")
@@ -216,6 +232,8 @@ struct SecretsAtRestTests {
         var secrets = made.secrets
         let adminToken: String = try #require(server.adminToken)
         secrets["platform admin token"] = adminToken
+        let authorityKey = try Self.authorityKeySecrets(data)
+        secrets.merge(authorityKey) { $1 }
         // While it runs (the WAL holds the latest writes), then after a clean stop (checkpointed).
         for moment in ["running", "stopped"] {
             if moment == "stopped" { #expect(try await server.stop() == 0) }
@@ -224,9 +242,12 @@ struct SecretsAtRestTests {
             // The search finds what is there: the admin token in its own file.
             let tokenFile = try #require(files.first { $0.0 == "admin-token" })
             #expect(Self.found(secrets, in: tokenFile.1) == ["platform admin token"])
+            let keyFile = try #require(files.first { $0.0 == "ca-key.pem" })
+            #expect(Self.found(secrets, in: keyFile.1).contains("CA private key (PEM line)"))
             for (name, bytes) in files {
-                // The admin token's own file is where the operator reads it (0600).
-                let found = Self.found(name == "admin-token" ? secrets.filter { $0.key != "platform admin token" } : secrets, in: bytes)
+                // The admin token's and the authority key's own files are where the operator reads them (0600).
+                let own: Set<String> = name == "admin-token" ? ["platform admin token"] : name == "ca-key.pem" ? Set(authorityKey.keys) : []
+                let found = Self.found(secrets.filter { !own.contains($0.key) }, in: bytes)
                 #expect(found.isEmpty, "\(moment): \(name) holds \(found)")
             }
             let logs = Array((server.stdout + server.stderr).utf8)
@@ -251,12 +272,15 @@ struct SecretsAtRestTests {
         var secrets = made.secrets
         let adminToken: String = try #require(server.adminToken)
         secrets["platform admin token"] = adminToken
+        let authorityKey = try Self.authorityKeySecrets(data)
+        secrets.merge(authorityKey) { $1 }
         let dump = try await LiveServer.shellAsync("pg_dump", ["--no-owner", url])
         #expect(dump.status == 0 && dump.output.contains("activation_tokens"), "\(dump.output.prefix(500))")
         let found = Self.found(secrets, in: Array(dump.output.utf8))
         #expect(found.isEmpty, "the PostgreSQL dump holds \(found)")
         for (name, bytes) in Self.files(data) where name != "admin-token" {
-            #expect(Self.found(secrets, in: bytes).isEmpty, "\(name) holds \(Self.found(secrets, in: bytes))")
+            let others = name == "ca-key.pem" ? secrets.filter { authorityKey[$0.key] == nil } : secrets
+            #expect(Self.found(others, in: bytes).isEmpty, "\(name) holds \(Self.found(others, in: bytes))")
         }
         try await Self.shownAgain(server, adminPort: adminPort, made: made)
         #expect(try await server.stop() == 0)

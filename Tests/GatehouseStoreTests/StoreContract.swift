@@ -229,10 +229,11 @@ enum StoreContract {
     static func bootstrapHappensOnce(_ engine: DatabaseEngine) async throws {
         try await TestDatabases.withMigrated(engine) { database in
             let store = SQLStore(database: database)
+            let vault = try SecretVault(keyData: SecretVault.generateKeyData())
             let made = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for index in 0..<4 {
                     group.addTask {
-                        try await store.bootstrapOnce(at: 1) {
+                        try await store.bootstrapOnce(at: 1, vault: vault) {
                             BootstrapMaterial(authorityCertificatePEM: "cert\(index)", authorityKeyPEM: "key\(index)", superAdminCertificatePEM: "c",
                                               superAdminKeyPEM: "k", superAdminSerial: "serial\(index)", superAdminNotAfter: 9, adminToken: "token\(index)")
                         } != nil
@@ -243,7 +244,7 @@ enum StoreContract {
                 return made
             }
             #expect(made == 1)
-            let authority = try #require(try await store.authority())
+            let authority = try #require(try await store.authority(vault: vault))
             let index = authority.certificatePEM.dropFirst(4)
             #expect(authority.keyPEM == "key\(index)")
             #expect(try await store.accessToken(hash: Secrets.hash("token\(index)"))?.kind == .platformAdmin)
