@@ -192,11 +192,14 @@ public struct Onboarding: Sendable {
         let scope = [Self.failureScope(call)]
         let minute = now / 60
         let since = minute - settings.guessWindowMinutes + 1
+        let usable = context.code.flatMap { $0.usedAt == nil && $0.expiresAt > now ? $0 : nil }
         var held = context.failures >= settings.guessesPerAddress
-        if !held {
-            // The attempt is charged before the code is looked at, so that guesses in flight at
+        if !held, usable == nil {
+            // A wrong code is charged before it is answered, so that wrong guesses in flight at
             // once, on any node, each take their place in line: at most the limit of them is
-            // ever checked. A charge over the limit, or for a right code, is given back.
+            // ever told "not known"; a charge over the limit is given back and answered as
+            // held. A right code costs no write (the limit already read above holds it back
+            // once the address is over the limit).
             try await store.recordActivationFailure(scopes: scope, minute: minute)
             if try await store.activationFailures(scopes: scope, sinceMinute: since)[scope[0], default: 0] > settings.guessesPerAddress {
                 try await store.forgetActivationFailure(scopes: scope, minute: minute)
@@ -215,10 +218,9 @@ public struct Onboarding: Sendable {
             let wait = max(1, (low + settings.guessWindowMinutes - 1) * 60 - now)
             throw GatehouseError(.rateLimited, "too many unknown registration codes; try again in \(wait) seconds")
         }
-        guard let code = context.code, code.usedAt == nil, code.expiresAt > now else {
+        guard let code = usable else {
             throw GatehouseError(.unauthenticated, "the registration code is not known")
         }
-        try await store.forgetActivationFailure(scopes: scope, minute: minute)
         if let bound = code.applicationId, bound != application.id {
             throw GatehouseError(.applicationInvalid, "the registration code was not made for this application")
         }
