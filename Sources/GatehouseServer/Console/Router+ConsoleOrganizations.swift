@@ -71,21 +71,12 @@ extension GatehouseApp {
         routes.action("/console/operator/organizations/:id/presets") { _, context, session, form in
             try session.caller.requireOperator(.manageTenants)
             let id = try context.id()
-            var typed = Self.consolePresetTyped(form)
-            if let settings = Self.consolePresetSettings(typed) {
-                do {
-                    let scope = try await activation.organizationScope(session.caller, organizationId: id, write: true)
-                    _ = try await activation.createPreset(scope, organizationId: id, title: typed.title, settings: settings)
-                    return Console.redirect(to: ConsolePaths.organization(id) + "?done=preset-created")
-                } catch let error as GatehouseError where error.field != nil && error.code != .notFound {
-                    var errors = ConsoleFieldErrors()
-                    errors.add(error, fields: Self.consolePresetFields)
-                    typed.errors = errors.values
-                }
-            } else {
-                typed.errors = Self.consolePresetErrors(typed)
+            let rejected = try await Self.consoleSavePreset(form) { title, settings in
+                let scope = try await activation.organizationScope(session.caller, organizationId: id, write: true)
+                _ = try await activation.createPreset(scope, organizationId: id, title: title, settings: settings)
             }
-            return try await organizationPage(console, session, id: id, preset: typed, status: .unprocessableContent)
+            guard let rejected else { return Console.redirect(to: ConsolePaths.organization(id) + "?done=preset-created") }
+            return try await organizationPage(console, session, id: id, preset: rejected, status: .unprocessableContent)
         }
         routes.page("/console/operator/presets/:id") { request, context, session in
             let notice = request.uri.queryParameters["done"].flatMap { Self.consoleOrganizationNotices[String($0)] }
@@ -94,21 +85,12 @@ extension GatehouseApp {
         routes.action("/console/operator/presets/:id") { _, context, session, form in
             try session.caller.requireOperator(.manageTenants)
             let id = try context.id()
-            var typed = Self.consolePresetTyped(form)
-            if let settings = Self.consolePresetSettings(typed) {
-                do {
-                    let scope = try await activation.presetScope(session.caller, presetId: id, write: true)
-                    _ = try await activation.updatePreset(scope, id: id, title: typed.title, settings: settings)
-                    return Console.redirect(to: ConsolePaths.preset(id) + "?done=preset-saved")
-                } catch let error as GatehouseError where error.field != nil && error.code != .notFound {
-                    var errors = ConsoleFieldErrors()
-                    errors.add(error, fields: Self.consolePresetFields)
-                    typed.errors = errors.values
-                }
-            } else {
-                typed.errors = Self.consolePresetErrors(typed)
+            let rejected = try await Self.consoleSavePreset(form) { title, settings in
+                let scope = try await activation.presetScope(session.caller, presetId: id, write: true)
+                _ = try await activation.updatePreset(scope, id: id, title: title, settings: settings)
             }
-            return try await presetPage(console, session, id: id, edit: typed, status: .unprocessableContent)
+            guard let rejected else { return Console.redirect(to: ConsolePaths.preset(id) + "?done=preset-saved") }
+            return try await presetPage(console, session, id: id, edit: rejected, status: .unprocessableContent)
         }
         routes.action("/console/operator/presets/:id/delete") { _, context, session, _ in
             try session.caller.requireOperator(.manageTenants)
@@ -162,6 +144,27 @@ extension GatehouseApp {
         let userLimit = limit(typed.userLimit, "user_limit", "user limit")
         typed.errors = errors.values
         return (OrganizationInput(title: typed.title, note: typed.note, cameraLimit: cameraLimit, userLimit: userLimit), typed)
+    }
+
+    /// Reads a preset form and, when the console finds nothing wrong with it, hands its title
+    /// and settings to `save` (a create or an update). Returns nil once saved, or the form as
+    /// typed with its field errors (the console's own, or a field error of the core) to show again.
+    static func consoleSavePreset(_ form: ConsoleForm,
+                                  save: (_ title: String, _ settings: [String: String]) async throws -> Void) async throws -> ConsolePresetForm? {
+        var typed = consolePresetTyped(form)
+        guard let settings = consolePresetSettings(typed) else {
+            typed.errors = consolePresetErrors(typed)
+            return typed
+        }
+        do {
+            try await save(typed.title, settings)
+            return nil
+        } catch let error as GatehouseError where error.field != nil && error.code != .notFound {
+            var errors = ConsoleFieldErrors()
+            errors.add(error, fields: consolePresetFields)
+            typed.errors = errors.values
+            return typed
+        }
     }
 
     static func consolePresetTyped(_ form: ConsoleForm) -> ConsolePresetForm {
