@@ -41,8 +41,8 @@ typealias QueuedEvent = (operatorId: Int64, event: WebhookEvent, payload: @Senda
 
 /// Token issues and redemptions queued together are written in one transaction: the new
 /// tokens (``TokenIssueBatch``), then the redemptions (``RedemptionBatch``), then the audit
-/// entries and webhook deliveries of both. On the single writer of SQLite (and the one
-/// drain loop per node on PostgreSQL) this keeps the statements per activation few and the
+/// entries and webhook deliveries of both. On the single writer of SQLite (and the two
+/// drain loops per node on PostgreSQL) this keeps the statements per activation few and the
 /// transactions large. Answers each write, and how many webhook deliveries were queued.
 enum ActivationWriteBatch {
     static func commit(_ database: any Database, _ batch: [ActivationWrite]) async throws -> (results: [Result<ActivationWritten, any Error>], queued: Int) {
@@ -63,11 +63,11 @@ enum ActivationWriteBatch {
             for ((index, _), result) in zip(issueList, issued) { results[index] = result.map { .issued($0) } }
             let redeemed = try await RedemptionBatch.write(db, engine, redemptionList.map(\.1), audits: &audits, events: &events)
             for ((index, _), result) in zip(redemptionList, redeemed) { results[index] = result.map { .redeemed($0) } }
-            for chunk in audits.chunked(100) {
-                try await db.raw(MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
-                                                      chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }).run()
+            let auditWrites = audits.chunked(100).map { chunk in
+                MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
+                                 chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }
             }
-            let queued = try await SQLStore.enqueueWebhookEvents(db, events)
+            let queued = try await SQLStore.enqueueWebhookEvents(db, events, engine: engine, along: auditWrites)
             return (results.map { $0! }, queued)
         }
     }

@@ -14,7 +14,7 @@ struct RedemptionRequest: Sendable {
 /// Writes a batch of token redemptions inside the caller's transaction, with the same
 /// handful of statements whatever its size.
 ///
-/// In order: the guessing counters of every scope in the batch (one read); the tokens with
+/// In order: the guessing counters of every scope in the batch (one read, no lock); the tokens with
 /// their organization's path and camera limit (one read; on PostgreSQL the profiles of
 /// limited organizations are then locked, so a limit holds across nodes); new device and
 /// agent ids (one statement); one conditional `UPDATE` that claims every free token
@@ -28,7 +28,8 @@ enum RedemptionBatch {
                       events: inout [QueuedEvent]) async throws -> [Result<Redemption, any Error>] {
         guard !batch.isEmpty else { return [] }
         var results = [Result<Redemption, any Error>?](repeating: nil, count: batch.count)
-        if engine == .postgres { try await lockGuessingScopes(db, batch) }
+        // Read without a lock: a right token needs only to know whether its scopes were over
+        // the limit when the batch read them. Only refusals must be counted in line (below).
         var failures = try await failureCounts(db, batch)
         var live: [Int] = []
         for index in batch.indices {
@@ -92,7 +93,16 @@ enum RedemptionBatch {
         }
         // The rest, one by one: each refusal counts at once against its scopes, so that within
         // the batch (and, the batch being serialized with every other one that guesses in the
-        // same scopes, across batches and nodes) no more than the limit is ever checked.
+        // same scopes, across batches and nodes) no more than the limit is ever checked. On
+        // PostgreSQL that order is the scopes' advisory locks, taken only here, so batches
+        // that redeem good tokens never wait for each other; the counters are read again
+        // under the locks. (The locks come after every token row lock the batch takes, and
+        // nothing below waits for a token row: no cycle with another batch.)
+        if engine == .postgres, !others.isEmpty {
+            let rest = others.map { batch[$0] }
+            try await lockGuessingScopes(db, rest)
+            failures = try await failureCounts(db, rest)
+        }
         var refusals: [GuessBucket: Int64] = [:]
         for index in others.sorted() {
             let request = batch[index]

@@ -130,13 +130,22 @@ extension SQLStore {
     /// of every operator named, then multi-row inserts. Payloads are JSON objects made by
     /// Gatehouse itself (``JSONText``).
     @discardableResult
-    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [QueuedEvent]) async throws -> Int {
+    ///
+    /// `along` are writes of the caller's transaction to run first (a batch's audit entries).
+    /// On PostgreSQL the last of them shares the webhook read's round trip, as a
+    /// data-modifying `WITH`.
+    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [QueuedEvent], engine: DatabaseEngine = .sqlite,
+                                     along: [SQLQueryString] = []) async throws -> Int {
         let operators = Set(events.map(\.operatorId)).sorted()
+        var read = SQLQueryString("SELECT id, operator_id, events FROM webhooks WHERE operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) ORDER BY id")
+        var writes = along
+        if engine == .postgres, !operators.isEmpty, let last = writes.popLast() {
+            read = SQLQueryString("WITH along AS (") + last + SQLQueryString(") ") + read
+        }
+        for write in writes { try await db.raw(write).run() }
         guard !operators.isEmpty else { return 0 }
         var hooks: [Int64: [(id: Int64, events: [WebhookEvent])]] = [:]
-        for row in try await db.raw("""
-            SELECT id, operator_id, events FROM webhooks WHERE operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) ORDER BY id
-            """).all() {
+        for row in try await db.raw(read).all() {
             hooks[try row.decode(column: "operator_id", as: Int64.self), default: []].append(
                 (try row.decode(column: "id", as: Int64.self), WebhookEvent.decode(try row.decode(column: "events", as: String.self))))
         }
