@@ -55,6 +55,47 @@ lua_request() {
     } > "$file"
 }
 
+# lua_refresh_pool FILE METHOD PATH BODY TOKENS [HEADER-NAME HEADER-VALUE]...: a wrk script
+# for a refresh grant with a pool of refresh tokens (TOKENS: one per line): each connection
+# takes a free one, and the answer's refresh_token (not rotated) goes back to the pool, so
+# no two requests under way refresh the same token (django-oauth-toolkit answers 500 to
+# concurrent refreshes of one token). REFRESH in PATH or BODY stands for the token.
+lua_refresh_pool() {
+    local file="$1" method="$2" path="$3" body="$4" tokens="$5"
+    shift 5
+    {
+        printf 'local free = {'
+        sed 's/.*/"&",/' "$tokens" | tr -d '\n'
+        echo '}'
+        echo 'local all = {}; for i, t in ipairs(free) do all[i] = t end'
+        echo "local method, path, body = \"$method\", \"$path\", '$body'"
+        printf 'local headers = {'
+        while [ $# -ge 2 ]; do printf '["%s"] = "%s", ' "$1" "$2"; shift 2; done
+        echo '}'
+        cat <<'LUA'
+request = function()
+  local t = table.remove(free) or all[math.random(#all)]
+  local b = nil
+  if body ~= "" then b = (body:gsub("REFRESH", t)) end
+  return wrk.format(method, (path:gsub("REFRESH", t)), headers, b)
+end
+response = function(status, headers, answer)
+  local t = answer:match('"refresh_token"%s*:%s*"([^"]+)"')
+  if t then table.insert(free, t) end
+end
+LUA
+    } > "$file"
+}
+
+# sign_ins COUNT COMMAND...: runs COMMAND (a sign-in printing a JSON answer) COUNT times, two at
+# a time, and prints each answer's refresh_token, one per line.
+sign_ins() {
+    local count="$1"
+    shift
+    # Each answer in one write of its own (small writes to a pipe do not interleave).
+    seq 1 "$count" | xargs -P2 -I{} sh -c 'out="$("$@")" && printf "%s\n" "$out"' sh "$@" | python3 -c 'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin if l.strip()]'
+}
+
 # run_scenarios SUFFIX NAME...: runs each named scenario; SCENARIO_<NAME> holds "LUA-FILE PATH [URL-BASE]".
 run_scenarios() {
     local suffix="$1" name spec lua path base

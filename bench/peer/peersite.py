@@ -12,7 +12,11 @@ INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "oauth2_
 MIDDLEWARE = []
 ROOT_URLCONF = "peerurls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("PEER_DB", "/tmp/peer.sqlite3"),
-                         "OPTIONS": {"timeout": 30}}}
+                         # WAL as Gatehouse's SQLite; writers take the lock at BEGIN (Django 5.1+), so
+                         # that concurrent refresh grants queue instead of failing "database is locked"
+                         # on a read-to-write upgrade.
+                         "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                                     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}}
 PASSWORD_HASHERS = ["peerhashers.BenchPBKDF2PasswordHasher"]
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

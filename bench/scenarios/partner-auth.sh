@@ -19,13 +19,15 @@ JSON
 # partner_auth_setup: signs the dealer in (password grant) and sets up the scenarios bearer_get,
 # refresh_grant, password_grant and client_credentials for run_scenarios.
 partner_auth_setup() {
-    local basic login access refresh
+    local basic login access
     basic="Basic $(printf 'bench:%s' "$PARTNER_SECRET" | base64 -w0)"
     local token=/oauth/token password="grant_type=password&scope=write&username=dealer@bench.example&password=bench%20password"
     login="$(curl -fs -X POST -H "Authorization: $basic" "http://127.0.0.1:$PORT$token?$password")"
     access="$(json_field access_token <<<"$login")"
-    refresh="$(json_field refresh_token <<<"$login")"
-    lua_request "$WORK/partner-refresh.lua" POST "$token?grant_type=refresh_token&scope=write&refresh_token=$refresh" "" Authorization "$basic"
+    # A pool of refresh tokens, as for the peer (bench/lib.sh, lua_refresh_pool).
+    sign_ins 40 curl -fs -X POST -H "Authorization: $basic" "http://127.0.0.1:$PORT$token?$password" > "$WORK/partner-refresh-tokens"
+    lua_refresh_pool "$WORK/partner-refresh.lua" POST "$token?grant_type=refresh_token&scope=write&refresh_token=REFRESH" "" \
+        "$WORK/partner-refresh-tokens" Authorization "$basic"
     lua_request "$WORK/partner-password.lua" POST "$token?$password" "" Authorization "$basic"
     lua_request "$WORK/partner-client.lua" POST "$token?grant_type=client_credentials" "" Authorization "$basic"
     lua_request "$WORK/partner-bearer.lua" GET /rest/v2.2/users/self "" Authorization "Bearer $access"
