@@ -26,7 +26,9 @@ extension SQLStore {
 
     public func addSerials(modelId: Int64, _ serials: [(sn: String, extra: String)], at: Int64, audit: AuditIntent) async throws {
         do {
-            try await database.transaction { db in
+            // All or none in one transaction, bounded as a bulk import: on PostgreSQL a large
+            // list takes longer than one request's operation timeout.
+            try await OperationTimeout.$override.withValue(OperationTimeout.bulkImport) { try await database.transaction { db in
                 // Constant columns are literals (integers this code made); only the vendor's text is bound.
                 for chunk in serials.chunked(1000) {
                     try await db.raw(MultiRowSQL.rows("INSERT INTO provision_serials (model_id, sn, extra, state, created_at) VALUES ", chunk) {
@@ -35,7 +37,7 @@ extension SQLStore {
                 }
                 try await Self.audit(db, at: at, intent: audit, action: "provision.serial.add", targetType: "provision_model", targetId: String(modelId),
                                      tenantId: nil)
-            }
+            } }
         } catch let error as GatehouseError where error.code == .conflict {
             // Nothing was written; name a serial that is already present.
             for chunk in serials.chunked(500) {
@@ -53,7 +55,9 @@ extension SQLStore {
 
     public func addSerials(modelId: Int64, batches: any SerialBatches, at: Int64, audit: @Sendable (Int) -> AuditIntent) async throws {
         do {
-            try await database.transaction { db in
+            // One transaction for a body of up to millions of serials: on PostgreSQL that takes
+            // far longer than one request's operation timeout (a million took more than 10 s).
+            try await OperationTimeout.$override.withValue(OperationTimeout.bulkImport) { try await database.transaction { db in
                 let count = try await batches.forEachBatch { chunk in
                     try await db.raw(MultiRowSQL.rows("INSERT INTO provision_serials (model_id, sn, extra, state, created_at) VALUES ", chunk) {
                         [modelId, $0.sn, $0.extra, "added", at]
@@ -61,11 +65,11 @@ extension SQLStore {
                 }
                 try await Self.audit(db, at: at, intent: audit(count), action: "provision.serial.add", targetType: "provision_model",
                                      targetId: String(modelId), tenantId: nil)
-            }
+            } }
         } catch let error as GatehouseError where error.code == .conflict {
             // Nothing was written; name a serial that is already present, else one named twice
             // (read again batch by batch: only a refused body pays for the search).
-            let found: String? = try await database.withConnection { db in
+            let found: String? = try await OperationTimeout.$override.withValue(OperationTimeout.bulkImport) { try await database.withConnection { db in
                 var present: String?
                 _ = try await batches.forEachBatch { chunk in
                     guard present == nil else { return }
@@ -75,7 +79,7 @@ extension SQLStore {
                     present = try await db.raw(query).first()?.decode(column: "sn", as: String.self)
                 }
                 return present
-            }
+            } }
             if let found { throw GatehouseError(.conflict, "serial number \(found) already exists", field: "sn") }
             var seen = Set<String>(), twice: String?
             _ = try await batches.forEachBatch { chunk in

@@ -1,0 +1,48 @@
+import GatehouseCore
+import GatehouseStore
+import GatehouseTestSupport
+import NIOCore
+import Testing
+
+/// A body of serials far larger than one request's work is one transaction that may take
+/// longer than the operation timeout on PostgreSQL (the full benchmark's million serials got a
+/// 503 "the database did not answer in time"): it must still be written, all of it.
+@Suite("Bulk serial import outlasts the operation timeout on PostgreSQL",
+       .enabled(if: TestDatabases.postgresURL != nil, Comment(rawValue: TestDatabases.postgresSkipReason)))
+struct BulkSerialTimeoutTests {
+    @Test func aSerialBodyLongerThanTheOperationTimeoutIsWritten() async throws {
+        let configuration = try await TestDatabases.freshConfiguration(.postgres)
+        let database = try DatabaseFactory.open(configuration, operationTimeout: .seconds(1), logger: TestDatabases.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            defer { group.cancelAll() }
+            do {
+                try await Migrator(database: database).migrate()
+                // The premise: an ordinary operation longer than the timeout fails as unavailable.
+                let slow = await ProvisioningContract.failure {
+                    try await database.withConnection { db in try await db.raw("SELECT pg_sleep(2)").run() }
+                }
+                #expect(slow?.code == .unavailable, "\(String(describing: slow))")
+
+                let f = try await ProvisioningContract.fixture(database)
+                let count = 30_000
+                var body = ByteBuffer()
+                for n in 0..<count { body.writeString("BULK-\(n),lot \(n % 7)\n") }
+                let started = ContinuousClock.now
+                try await f.provisioning.addSerials(f.caller, model: "sensor", csv: body)
+                let took = ContinuousClock.now - started
+                let stored = try await database.withConnection { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM provision_serials WHERE model_id = \(bind: f.model.id)").first()?.decode(column: "n", as: Int64.self)
+                }
+                #expect(stored == Int64(count))
+                // Shows the test reached past the timeout (else it proves nothing on a fast machine).
+                print("BulkSerialTimeoutTests: \(count) serials in \(took) (operation timeout 1 s)")
+                #expect(took > .seconds(1), "the body was written in \(took): too fast to outlast the timeout; enlarge it")
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+            await database.shutdown()
+        }
+    }
+}
