@@ -118,12 +118,36 @@ result_line() {
 }
 
 # run NAME LUA-SCRIPT-OR-EMPTY PATH [URL-BASE]: prints a result line (needs PORT and SERVER, the
-# server's pid; URL-BASE defaults to Gatehouse on PORT).
+# server's pid; URL-BASE defaults to Gatehouse on PORT), once the server is idle again.
 run() {
     local name="$1" script="$2" path="$3" base="${4:-}"
     base="${base:-http://127.0.0.1:$PORT}"
     if [ -n "$script" ]; then cat "$script" "$WORK/report.lua" > "$WORK/run.lua"; else cp "$WORK/report.lua" "$WORK/run.lua"; fi
     result_line "$name" "$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency -s "$WORK/run.lua" "$base$path")"
+    wait_idle "$SERVER"
+}
+
+# cpu_ticks PID: CPU ticks used so far by PID and its children (gunicorn's workers).
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$1" $(pgrep -P "$1" 2>/dev/null); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# wait_idle PID: waits (at most 60 s) until PID and its children use under a tenth of a core.
+# Requests still queued when wrk stops (password grants hash for seconds after it) would
+# otherwise take CPU from the next scenario.
+wait_idle() {
+    local before after
+    [ "${1:-0}" != 0 ] || return 0
+    for _ in $(seq 1 120); do
+        before="$(cpu_ticks "$1")"
+        sleep 0.5
+        after="$(cpu_ticks "$1")"
+        [ $((after - before)) -le 5 ] && return 0
+    done
 }
 
 wait_healthy() {
