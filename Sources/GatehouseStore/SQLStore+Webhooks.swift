@@ -129,11 +129,11 @@ extension SQLStore {
     /// Queues many events at once inside the caller's transaction: one read of the webhooks
     /// of every operator named, then multi-row inserts. Payloads are JSON objects made by
     /// Gatehouse itself (``JSONText``).
-    @discardableResult
     ///
     /// `along` are writes of the caller's transaction to run first (a batch's audit entries).
     /// On PostgreSQL the last of them shares the webhook read's round trip, as a
     /// data-modifying `WITH`.
+    @discardableResult
     static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [QueuedEvent], engine: DatabaseEngine = .sqlite,
                                      along: [SQLQueryString] = []) async throws -> Int {
         let operators = Set(events.map(\.operatorId)).sorted()

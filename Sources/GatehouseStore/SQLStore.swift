@@ -39,9 +39,10 @@ public struct SQLStore: ManagementStore {
         self.webhookOutbox = outbox
         // Activation writes: one batch under way on SQLite (one writer), two on PostgreSQL, so
         // that one is answered while the next is written. Measured with
-        // bench/agent-activation.sh on two cores: two loops 811 pairs/s against 650 with one;
-        // three or four make the batches smaller and each pair dearer (597 with three). Batches
-        // of good tokens share no lock (RedemptionBatch), so two of them do not queue.
+        // bench/agent-activation.sh on two cores (noisy: ±15 % run to run): two loops 606-811
+        // pairs/s against 581-650 with one; three make the batches smaller and each pair
+        // dearer (597). Batches of good tokens share no lock (RedemptionBatch), so two of them
+        // do not queue.
         self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 2 : 1) { batch in
             let (results, queued) = try await ActivationWriteBatch.commit(database, batch)
             outbox.committed(queued)
