@@ -11,10 +11,8 @@ import NIOPosix
 /// the loop's queue and returns straight away.
 enum CancellableSleep {
     /// Returns after `duration`, or throws `CancellationError` as soon as the task is cancelled.
-    static func sleep(for duration: Duration, on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) async throws {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        let scheduled = loop.scheduleTask(in: .nanoseconds(nanoseconds)) {}
+    static func sleep(for duration: Duration) async throws {
+        let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(duration)) {}
         do {
             try await withTaskCancellationHandler {
                 try await scheduled.futureResult.get()
