@@ -22,6 +22,8 @@ public protocol Database: Service {
     func shutdown() async
     /// Runs `body` holding the process-wide writer lock, where the engine needs one.
     func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    /// Runs `body` holding the writer lock, on a connection that may write.
+    func writing<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 }
 
 /// Counts connection leases for /metrics.
@@ -38,10 +40,15 @@ struct PoolMetrics: Sendable {
 }
 
 extension Database {
+    /// The default: the writer lock, then a leased connection.
+    public func writing<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await serializingWrites { try await self.withConnection(body) }
+    }
+
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     /// On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`) so writers never deadlock.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await serializingWrites { try await self.withConnection { db in
+        try await writing { db in
             try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
             do {
                 let result = try await body(db)
@@ -51,7 +58,7 @@ extension Database {
                 try? await db.raw("ROLLBACK").run()
                 throw error
             }
-        } }
+        }
     }
 
     /// Runs `body`, one self-contained write statement (or several that need no common
@@ -59,7 +66,7 @@ extension Database {
     /// the process-wide writer lock: a write on a pooled connection would otherwise wait in
     /// SQLite's busy handler, holding a pool thread, for a writer that needs one to finish.
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await serializingWrites { try await self.withConnection(body) }
+        try await writing(body)
     }
 
     /// Whether the database answers a trivial query.

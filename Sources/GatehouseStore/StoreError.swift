@@ -16,6 +16,16 @@ enum StoreError {
                 return error
             }
         }
+        if let error = error as? SQLiteWriterError {
+            switch error.primary {
+            case 19:  // SQLITE_CONSTRAINT
+                return GatehouseError(.conflict, "the change conflicts with existing data")
+            case 5, 6, 8, 10, 13, 14:  // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN
+                return GatehouseError(.unavailable, "the database is not available")
+            default:
+                return error
+            }
+        }
         if let error = error as? PSQLError {
             if let state = error.serverInfo?[.sqlState] {
                 if state == "23505" || state == "23503" {
