@@ -7,12 +7,13 @@ import SQLiteKit
 import SQLiteNIO
 import SQLKit
 
-/// The embedded default: a small pool of connections to one SQLite file in WAL mode.
+/// The embedded default: a small pool of reading connections to one SQLite file in WAL mode,
+/// and one writing connection.
 ///
 /// Readers run side by side on their own thread pool. Writers queue on an async lock in the
-/// process and then take SQLite's write lock with `BEGIN IMMEDIATE`, so no thread ever sits
-/// in SQLite's busy handler waiting for a writer that needs a thread to finish. One process
-/// owns a SQLite file (several nodes need PostgreSQL).
+/// process and then run on the writer connection (``SQLiteWriter``), whose statements run
+/// inline on the writer thread; transactions take SQLite's write lock up front with
+/// `BEGIN IMMEDIATE`. One process owns a SQLite file (several nodes need PostgreSQL).
 /// `synchronous=NORMAL` in WAL mode keeps every committed transaction across a crash
 /// of the process.
 public final class SQLiteDatabasePool: Database {
