@@ -30,11 +30,16 @@ public final class SQLiteDatabasePool: Database {
     static let cacheKiB = 16_384
 
     /// A pool over the SQLite file at `path` with at most `maxConnections` connections.
-    public init(path: String, maxConnections: Int = 4, logger: Logger) {
+    public convenience init(path: String, maxConnections: Int = 4, logger: Logger) {
+        self.init(path: path, maxConnections: maxConnections, writerBusyWait: .seconds(10), logger: logger)
+    }
+
+    /// A pool whose writer waits at most `writerBusyWait` for a file another connection has locked.
+    init(path: String, maxConnections: Int = 4, writerBusyWait: Duration, logger: Logger) {
         self.path = path
         self.logger = logger
         self.state = SQLitePoolState(path: path, maxConnections: maxConnections, logger: logger)
-        self.writerConnection = SQLiteWriter(path: path, logger: logger)
+        self.writerConnection = SQLiteWriter(path: path, busyWait: writerBusyWait, logger: logger)
     }
 
     /// Set on every connection when it opens. A 16 MiB page cache per connection (SQLite's

@@ -29,7 +29,7 @@ final class SQLiteWriter: Sendable {
     var executor: WriterExecutor { WriterExecutor.shared }
     private var loop: any EventLoop { executor.loop }
     /// How long a statement is tried again while the file is locked.
-    static let busyWait: Duration = .seconds(10)
+    let busyWait: Duration
     /// The `sqlite3` handle and its prepared statements; used only on `loop`.
     private let state = NIOLockedValueBox(WriterState())
     private let closed = NIOLockedValueBox(false)
@@ -37,15 +37,16 @@ final class SQLiteWriter: Sendable {
     /// their row count, so a batch's statements take a few dozen).
     static let statementCacheSize = 128
 
-    init(path: String, logger: Logger) {
+    init(path: String, busyWait: Duration = .seconds(10), logger: Logger) {
         self.path = path
+        self.busyWait = busyWait
         self.logger = logger
     }
 
     /// Runs `sql` with `binds`, handing each row to `onRow`; on the writer thread, inline when
     /// already there.
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        let deadline = ContinuousClock.now + Self.busyWait
+        let deadline = ContinuousClock.now + busyWait
         while true {
             do {
                 if loop.inEventLoop { return try runHere(sql, binds, onRow) }

@@ -95,34 +95,44 @@ struct SQLiteWriterTests {
     }
 
     /// Another pool on the same file (as another process would) holds the write lock: this
-    /// pool's write waits for it and then succeeds, and meanwhile writes of a third pool on
-    /// another file — on the same writer thread — go through.
-    @Test(.timeLimit(.minutes(1))) func aLockedFileMakesAWriterWaitWithoutBlockingTheThread() async throws {
-        try await Self.withScratch { database, path in
-            try await withDatabase(.sqlite(path: path), logger: TestDatabases.logger) { other in
-                let holding = NIOLockedValueBox(false)
-                let release = AsyncStream<Void>.makeStream()
-                let holder = Task {
-                    try await other.transaction { db in
-                        try await db.raw("INSERT INTO scratch (t) VALUES ('held')").run()
-                        holding.withLockedValue { $0 = true }
-                        for await _ in release.stream { break }
+    /// pool's write waits for it and then succeeds, and meanwhile a write of a third pool on
+    /// another file — on the same writer thread — goes through.
+    @Test(.timeLimit(.minutes(2))) func aLockedFileMakesAWriterWaitWithoutBlockingTheThread() async throws {
+        try await Self.withScratch { other, path in
+            try await Self.withScratch { third, _ in
+                // The waiting pool waits longer than usual: other suites' writes share the
+                // thread in this test process, and the third pool's write may queue behind them.
+                let database = SQLiteDatabasePool(path: path, writerBusyWait: .seconds(90), logger: TestDatabases.logger)
+                do {
+                    let holding = NIOLockedValueBox(false)
+                    let release = AsyncStream<Void>.makeStream()
+                    let holder = Task {
+                        try await other.transaction { db in
+                            try await db.raw("INSERT INTO scratch (t) VALUES ('held')").run()
+                            holding.withLockedValue { $0 = true }
+                            for await _ in release.stream { break }
+                        }
                     }
-                }
-                while !holding.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-                let waiter = Task { try await database.write { db in try await db.raw("INSERT INTO scratch (t) VALUES ('waited')").run() } }
-
-                try await Self.withScratch { third, _ in
-                    for n in 1...20 { try await third.write { db in try await db.raw("INSERT INTO scratch (n) VALUES (\(bind: Int64(n)))").run() } }
+                    while !holding.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+                    let waiter = Task { try await database.write { db in try await db.raw("INSERT INTO scratch (t) VALUES ('waited')").run() } }
+                    try await Task.sleep(for: .milliseconds(50))  // the waiter meets the lock and tries again
+                    // A writer that waited in SQLite's busy handler would hold the shared
+                    // thread until the lock went away, and this write with it.
+                    try await third.write { db in try await db.raw("INSERT INTO scratch (n) VALUES (1)").run() }
                     let count = try await third.withConnection { db in try await db.raw("SELECT COUNT(*) AS n FROM scratch").first() }
-                    #expect(try count?.decode(column: "n", as: Int.self) == 20)
+                    #expect(try count?.decode(column: "n", as: Int.self) == 1)
+                    let waited = try await database.withConnection { db in try await db.raw("SELECT COUNT(*) AS n FROM scratch").first() }
+                    #expect(try waited?.decode(column: "n", as: Int.self) == 0)
+                    release.continuation.yield()
+                    try await holder.value
+                    try await waiter.value
+                    let rows = try await database.withConnection { db in try await db.raw("SELECT t FROM scratch ORDER BY id").all() }
+                    #expect(try rows.map { try $0.decode(column: "t", as: String.self) } == ["held", "waited"])
+                } catch {
+                    await database.shutdown()
+                    throw error
                 }
-                try await Task.sleep(for: .milliseconds(100))
-                release.continuation.yield()
-                try await holder.value
-                try await waiter.value
-                let rows = try await database.withConnection { db in try await db.raw("SELECT t FROM scratch ORDER BY id").all() }
-                #expect(try rows.map { try $0.decode(column: "t", as: String.self) } == ["held", "waited"])
+                await database.shutdown()
             }
         }
     }
