@@ -22,8 +22,10 @@ public protocol Database: Service {
     func shutdown() async
     /// Runs `body` holding the process-wide writer lock, where the engine needs one.
     func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
-    /// Runs `body` holding the writer lock, on a connection that may write.
-    func writing<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body`, one self-contained write statement (or several that need no common
+    /// transaction; ``transaction(_:)`` wraps it in one), holding the writer lock, on a
+    /// connection that may write; without `BEGIN`/`COMMIT` round trips.
+    func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 }
 
 /// Counts connection leases for /metrics.
@@ -41,14 +43,14 @@ struct PoolMetrics: Sendable {
 
 extension Database {
     /// The default: the writer lock, then a leased connection.
-    public func writing<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await serializingWrites { try await self.withConnection(body) }
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     /// On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`) so writers never deadlock.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writing { db in
+        try await write { db in
             try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
             do {
                 let result = try await body(db)
@@ -59,14 +61,6 @@ extension Database {
                 throw error
             }
         }
-    }
-
-    /// Runs `body`, one self-contained write statement (or several that need no common
-    /// transaction), without `BEGIN`/`COMMIT` round trips. On SQLite it still queues behind
-    /// the process-wide writer lock: a write on a pooled connection would otherwise wait in
-    /// SQLite's busy handler, holding a pool thread, for a writer that needs one to finish.
-    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writing(body)
     }
 
     /// Whether the database answers a trivial query.

@@ -50,7 +50,7 @@ public final class SQLiteDatabasePool: Database {
 
     /// Writes run on the writer connection with the writer lock held, the whole body on the
     /// connection's thread, so that its statements run there without a hop each.
-    public func writing<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await serializingWrites {
             // Checked under the lock, which ``shutdown()`` takes to close the connection.
             guard !writerConnection.isClosed else { throw GatehouseError(.unavailable, "the database is closed") }

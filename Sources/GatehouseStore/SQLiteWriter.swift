@@ -15,7 +15,7 @@ import VaporCSQLite
 /// hops to a thread of the pool and back, and on a busy machine every hop waits for a core:
 /// a batch of a dozen statements spent most of its time waiting to be scheduled, while it
 /// held the only write lock. This connection instead runs each statement inline on the
-/// ``WriterExecutor`` thread, where ``SQLiteDatabasePool/writing(_:)`` runs the whole body
+/// ``WriterExecutor`` thread, where ``SQLiteDatabasePool/write(_:)`` runs the whole body
 /// of a write: one hop in and one out per transaction. Only the writer lock's holder uses it.
 ///
 /// The thread is shared by every pool of the process, so it must never sit in SQLite's busy
