@@ -6,7 +6,10 @@ import NIOConcurrencyHelpers
 /// most `maxBatch`) to `commit`, which writes the batch in a single transaction and answers
 /// each item. Under load one commit carries many writes instead of one, so the writer's
 /// per-transaction cost (a lock, a WAL commit, thread hops) is shared; with one request at a
-/// time it degrades to one write per transaction. The drain loop runs on ``WriterExecutor``.
+/// time it degrades to one write per transaction. The drain loop runs on `executor` when given
+/// (``WriterExecutor`` for SQLite's single writer, whose transactions run on that thread), else
+/// wherever the runtime puts it (a server database's statements run on their connection's
+/// event loop, and a drain pinned to a thread of its own would add a hop to each batch).
 ///
 /// With `concurrency` above 1 that many drain loops may run at once, each with a batch of
 /// its own (for a server database, where a commit's time is mostly round trips and several
@@ -27,10 +30,12 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     private let maxBatch: Int
     private let concurrency: Int
     private let commit: Commit
+    private let executor: (any TaskExecutor)?
 
-    init(maxBatch: Int = 1000, concurrency: Int = 1, commit: @escaping Commit) {
+    init(maxBatch: Int = 1000, concurrency: Int = 1, executor: (any TaskExecutor)?, commit: @escaping Commit) {
         self.maxBatch = maxBatch
         self.concurrency = max(1, concurrency)
+        self.executor = executor
         self.commit = commit
     }
 
@@ -43,7 +48,7 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
                 state.draining += 1
                 return true
             }
-            if startDrain { Task(executorPreference: WriterExecutor.shared) { await self.drain() } }
+            if startDrain { Task(executorPreference: executor) { await self.drain() } }
         }
     }
 

@@ -11,7 +11,7 @@ final class ReadCoalescer<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// `read` answers the keys it found (each distinct key is asked once per batch).
     init(concurrency: Int = 4, maxBatch: Int = 200, read: @escaping @Sendable ([Key]) async throws -> [Key: Value]) {
-        reads = GroupCommit(maxBatch: maxBatch, concurrency: concurrency) { keys in
+        reads = GroupCommit(maxBatch: maxBatch, concurrency: concurrency, executor: nil) { keys in
             let found = try await read(Array(Set(keys)))
             return keys.map { .success(found[$0]) }
         }

@@ -31,8 +31,10 @@ public struct SQLStore: ManagementStore {
         self.database = database
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.coalescedReads = database.engine == .postgres ? CoalescedReads(database: database) : nil
-        self.tokenBatcher = TokenInsertBatcher(database: database)
-        self.channelCreations = GroupCommit { batch in try await ChannelCreationBatch.commit(database, batch) }
+        // SQLite's batches are written on the writer thread; start their drain loops there.
+        let drainExecutor: (any TaskExecutor)? = database.engine == .sqlite ? WriterExecutor.shared : nil
+        self.tokenBatcher = TokenInsertBatcher(database: database, executor: drainExecutor)
+        self.channelCreations = GroupCommit(executor: drainExecutor) { batch in try await ChannelCreationBatch.commit(database, batch) }
         // SQLite has one writer; on PostgreSQL a few batches are under way at once (their
         // claims lock tokens in id order, as they must against other nodes anyway).
         let outbox = WebhookOutboxSignal()
@@ -43,15 +45,15 @@ public struct SQLStore: ManagementStore {
         // pairs/s against 581-650 with one; three make the batches smaller and each pair
         // dearer (597). Batches of good tokens share no lock (RedemptionBatch), so two of them
         // do not queue.
-        self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 2 : 1) { batch in
+        self.activationWrites = GroupCommit(concurrency: database.engine == .postgres ? 2 : 1, executor: drainExecutor) { batch in
             let (results, queued) = try await ActivationWriteBatch.commit(database, batch)
             outbox.committed(queued)
             return results
         }
-        self.serialActivations = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
+        self.serialActivations = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1, executor: drainExecutor) { batch in
             try await SerialActivationBatch.commit(database, batch)
         }
-        self.signedRequests = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1) { batch in
+        self.signedRequests = GroupCommit(concurrency: database.engine == .postgres ? 4 : 1, executor: drainExecutor) { batch in
             try await SignedRequestBatch.commit(database, batch)
         }
         self.onboardingContexts = ReadCoalescer(concurrency: database.engine == .postgres ? 4 : 2) { queries in
