@@ -88,7 +88,19 @@ struct WebhookDeliveryTests {
                 receiver.secret = created.secret
                 try await receiver.serving(port: port) { _ in
                     clock.advance(2)
-                    try await eventually { try await fixture.store.webhookDelivery(id: id)?.status == .delivered }
+                    // AsyncHTTPClient keeps trying to connect after a refusal, with a backoff of
+                    // its own that grows with each failure (up to a minute): the longer the
+                    // receiver took to come up (a loaded machine), the longer the next attempt
+                    // may wait for the client's next connection.
+                    let started = ContinuousClock.now
+                    do {
+                        try await eventually(timeout: .seconds(90)) { try await fixture.store.webhookDelivery(id: id)?.status == .delivered }
+                    } catch {
+                        let stored = try await fixture.store.webhookDelivery(id: id)
+                        Issue.record("not delivered: \(String(describing: stored)), receiver hits \(receiver.hits.count), clock \(clock.now())")
+                        throw error
+                    }
+                    print("deliveredOnceTheReceiverComesUp: delivered \(ContinuousClock.now - started) after the receiver came up")
                     #expect(receiver.hits.count == 1)
                     #expect(receiver.hits.first?.signed == true && receiver.hits.first?.delivery == String(id) && receiver.hits.first?.event == "token.issued")
                 }
