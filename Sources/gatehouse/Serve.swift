@@ -3,6 +3,8 @@ import Foundation
 import GatehouseServer
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 
 /// `gatehouse serve`: the HTTP server.
 struct Serve: AsyncParsableCommand {
@@ -94,6 +96,15 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try storage.configuration()
+        if case .postgres = configuration.database {
+            // On PostgreSQL, Swift concurrency runs on NIO's event loops: a task that awaits a
+            // statement resumes on the thread that read its answer, instead of a thread switch
+            // each way. Token issue + redemption pairs, quick runs side by side: 5-7 context
+            // switches per pair instead of 12-17, 765-894 pairs/s instead of 544-715. Not on
+            // SQLite, whose statements run on threads of their own: there the refresh grant
+            // fell about 10% with it (4,678-5,396/s against 5,106-5,832/s).
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         configuration.host = host ?? environment("HOST") ?? "127.0.0.1"
         configuration.port = try integer(port, "PORT", 0...65535) ?? 8080
         configuration.adminTLSPort = try integer(adminTLSPort, "ADMIN_TLS_PORT", 0...65535) ?? 9000
