@@ -26,6 +26,9 @@ public protocol Database: Service {
     /// transaction; ``transaction(_:)`` wraps it in one), holding the writer lock, on a
     /// connection that may write; without `BEGIN`/`COMMIT` round trips.
     func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Where ``write(_:)`` runs its body, if on one thread: group commits start their drain
+    /// loops there (nil: wherever the runtime puts them).
+    var writeExecutor: (any TaskExecutor)? { get }
 }
 
 /// Counts connection leases for /metrics.
@@ -42,6 +45,9 @@ struct PoolMetrics: Sendable {
 }
 
 extension Database {
+    /// The default: no thread of its own.
+    public var writeExecutor: (any TaskExecutor)? { nil }
+
     /// The default: the writer lock, then a leased connection.
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await serializingWrites { try await self.withConnection(body) }

@@ -7,7 +7,7 @@ import NIOConcurrencyHelpers
 /// each item. Under load one commit carries many writes instead of one, so the writer's
 /// per-transaction cost (a lock, a WAL commit, thread hops) is shared; with one request at a
 /// time it degrades to one write per transaction. The drain loop runs on `executor` when given
-/// (``WriterExecutor`` for SQLite's single writer, whose transactions run on that thread), else
+/// (the database's ``Database/writeExecutor``: SQLite's writer thread, where its transactions run), else
 /// wherever the runtime puts it (a server database's statements run on their connection's
 /// event loop, and a drain pinned to a thread of its own would add a hop to each batch).
 ///

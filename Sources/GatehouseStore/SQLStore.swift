@@ -31,9 +31,9 @@ public struct SQLStore: ManagementStore {
         self.database = database
         self.cache = database.engine == .sqlite ? CredentialCache() : nil
         self.coalescedReads = database.engine == .postgres ? CoalescedReads(database: database) : nil
-        // SQLite's batches are written on the writer thread; start their drain loops there.
-        let drainExecutor: (any TaskExecutor)? = database.engine == .sqlite ? WriterExecutor.shared : nil
-        self.tokenBatcher = TokenInsertBatcher(database: database, executor: drainExecutor)
+        // Drain loops start where the batches are written (SQLite's writer thread).
+        let drainExecutor = database.writeExecutor
+        self.tokenBatcher = TokenInsertBatcher(database: database)
         self.channelCreations = GroupCommit(executor: drainExecutor) { batch in try await ChannelCreationBatch.commit(database, batch) }
         // SQLite has one writer; on PostgreSQL a few batches are under way at once (their
         // claims lock tokens in id order, as they must against other nodes anyway).

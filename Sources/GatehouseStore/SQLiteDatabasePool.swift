@@ -48,6 +48,9 @@ public final class SQLiteDatabasePool: Database {
     static let connectionPragmas = ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
                                     "PRAGMA foreign_keys = ON", "PRAGMA cache_size = -\(cacheKiB)"]
 
+    /// The writer connection's thread.
+    public var writeExecutor: (any TaskExecutor)? { writerConnection.executor }
+
     /// Writes run on the writer connection with the writer lock held, the whole body on the
     /// connection's thread, so that its statements run there without a hop each.
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -9,8 +9,8 @@ final class TokenInsertBatcher: Sendable {
     static let rowsPerStatement = 200
     private let group: GroupCommit<AccessTokenRecord, Void>
 
-    init(database: any Database, executor: (any TaskExecutor)?) {
-        group = GroupCommit(executor: executor) { tokens in
+    init(database: any Database) {
+        group = GroupCommit(executor: database.writeExecutor) { tokens in
             try await database.transaction { db in
                 var start = 0
                 while start < tokens.count {
