@@ -49,10 +49,20 @@ final class ConnectionCloseWatch: Sendable {
         var underlying: EventLoopFuture<Void>
     }
 
+    /// A watched connection: held here until its close callback has run, so that its address
+    /// (the key) cannot be reused by a new connection meanwhile. Without the reference a pool
+    /// could free a closed connection before this watch's callback ran, and a connection
+    /// allocated at the same address would find the entry, skip its own close watch and have
+    /// its statements failed as `closed` by the old connection's callback.
+    private struct Watched {
+        var connection: PostgresConnection
+        var statements: [UInt64: Statement] = [:]
+    }
+
     private struct State {
         var nextId: UInt64 = 0
         /// Statements not yet answered, by connection; a connection stays here until it closes.
-        var open: [ObjectIdentifier: [UInt64: Statement]] = [:]
+        var open: [ObjectIdentifier: Watched] = [:]
         /// Statements unanswered when their connection closed, until the driver answers them:
         /// one it lost is kept for good, so that its future is never released unfulfilled
         /// (NIO traps on that in debug builds). A few at most per lost connection.
@@ -70,13 +80,13 @@ final class ConnectionCloseWatch: Sendable {
         let (id, firstStatement) = state.withLockedValue { state -> (UInt64, Bool) in
             state.nextId += 1
             let first = state.open[key] == nil
-            state.open[key, default: [:]][state.nextId] = Statement(id: state.nextId, answer: answer, underlying: underlying)
+            state.open[key, default: Watched(connection: connection)].statements[state.nextId] = Statement(id: state.nextId, answer: answer, underlying: underlying)
             return (state.nextId, first)
         }
         underlying.whenComplete { result in
             let pending = self.state.withLockedValue { state -> Bool in
                 state.lost.removeValue(forKey: id)
-                return state.open[key]?.removeValue(forKey: id) != nil
+                return state.open[key]?.statements.removeValue(forKey: id) != nil
             }
             if pending { answer.completeWith(result) }
         }
@@ -87,7 +97,7 @@ final class ConnectionCloseWatch: Sendable {
 
     private func connectionClosed(_ key: ObjectIdentifier) {
         let unanswered = state.withLockedValue { state -> [Statement] in
-            let statements = Array((state.open.removeValue(forKey: key) ?? [:]).values)
+            let statements = Array((state.open.removeValue(forKey: key)?.statements ?? [:]).values)
             for statement in statements { state.lost[statement.id] = statement.underlying }
             return statements
         }
