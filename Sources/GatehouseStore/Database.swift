@@ -18,6 +18,9 @@ public protocol Database: Service {
     var engine: DatabaseEngine { get }
     /// Leases a connection for the duration of `body`.
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Leases a connection for the hot point reads by key (bearer, client, operator and
+    /// token-issue look-ups), which PostgreSQL runs as prepared statements; outside a transaction.
+    func withLookupConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection; further calls fail.
     func shutdown() async
     /// Runs `body` holding the process-wide writer lock, where the engine needs one.
@@ -47,6 +50,11 @@ struct PoolMetrics: Sendable {
 extension Database {
     /// The default: no thread of its own.
     public var writeExecutor: (any TaskExecutor)? { nil }
+
+    /// The default: any connection of the pool.
+    public func withLookupConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withConnection(body)
+    }
 
     /// The default: the writer lock, then a leased connection.
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -14,23 +14,30 @@ extension SQLStore: CredentialStore {
     /// API clients with their node's `enabled`, by `client_id`, in one query.
     static func readClientsForAuthentication(_ database: any Database, clientIds: [String]) async throws -> [String: AuthenticatingClient] {
         guard !clientIds.isEmpty else { return [:] }
-        return try await database.withConnection { db in
-            var query = SQLQueryString("""
-                SELECT \(unsafeRaw: Self.clientColumns), n.enabled AS tenant_enabled
-                FROM api_clients c JOIN tenants n ON n.id = c.tenant_id WHERE c.client_id IN (
-                """)
-            for (index, clientId) in clientIds.enumerated() {
-                if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-                query.appendInterpolation(bind: clientId)
+        return try await database.withLookupConnection { db in
+            var rows = try await db.preparedRows(PreparedClients.self, keys: clientIds)
+            if rows == nil {
+                var query = SQLQueryString(Self.authenticatingClientSelect + " WHERE c.client_id IN (")
+                query.appendInterpolation(binds: clientIds)
+                query.appendInterpolation(unsafeRaw: ")")
+                rows = try await db.raw(query).all()
             }
-            query.appendInterpolation(unsafeRaw: ")")
             var found: [String: AuthenticatingClient] = [:]
-            for row in try await db.raw(query).all() {
+            for row in rows ?? [] {
                 let record = try Self.clientRecord(from: row)
                 found[record.client.clientId] = AuthenticatingClient(record: record, tenantEnabled: try row.decode(column: "tenant_enabled", as: Bool.self))
             }
             return found
         }
+    }
+
+    /// API clients with their node's `enabled` (the `WHERE` on `c` follows).
+    static let authenticatingClientSelect = "SELECT \(clientColumns), n.enabled AS tenant_enabled FROM api_clients c JOIN tenants n ON n.id = c.tenant_id"
+
+    /// ``authenticatingClientSelect`` for an array of `client_id`s, prepared on PostgreSQL.
+    struct PreparedClients: PreparedKeyRead {
+        static let sql = SQLStore.authenticatingClientSelect + " WHERE c.client_id = ANY($1)"
+        let keys: [String]
     }
 
     public func bearer(hash: String) async throws -> BearerContext? {
@@ -46,35 +53,45 @@ extension SQLStore: CredentialStore {
     /// node: one round trip for all of them.
     static func readBearers(_ database: any Database, hashes: [String]) async throws -> [String: BearerContext] {
         guard !hashes.isEmpty else { return [:] }
-        return try await database.withConnection { db in
-            var query = SQLQueryString("""
-                SELECT \(unsafeRaw: Self.tokenColumns),
-                       u.id AS u_id, u.tenant_id AS u_tenant_id, u.email AS u_email, u.name AS u_name, u.permissions AS u_permissions,
-                       u.scopes AS u_scopes, u.enabled AS u_enabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
-                       n.id AS n_id, n.key AS n_key, n.kind AS n_kind, n.parent_id AS n_parent_id, n.name AS n_name, n.enabled AS n_enabled,
-                       n.path AS n_path, n.created_at AS n_created_at, n.updated_at AS n_updated_at,
-                       c.id AS c_id, c.client_id AS c_client_id, c.tenant_id AS c_tenant_id, c.name AS c_name, c.scopes AS c_scopes,
-                       c.provisioning AS c_provisioning, c.enabled AS c_enabled, c.created_at AS c_created_at, c.updated_at AS c_updated_at,
-                       cn.enabled AS cn_enabled
-                FROM access_tokens t
-                LEFT JOIN users u ON u.id = t.user_id
-                LEFT JOIN tenants n ON n.id = u.tenant_id
-                LEFT JOIN api_clients c ON c.id = t.client_id
-                LEFT JOIN tenants cn ON cn.id = c.tenant_id
-                WHERE t.token_hash IN (
-                """)
-            for (index, hash) in hashes.enumerated() {
-                if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-                query.appendInterpolation(bind: hash)
+        return try await database.withLookupConnection { db in
+            var rows = try await db.preparedRows(PreparedBearers.self, keys: hashes)
+            if rows == nil {
+                var query = SQLQueryString(Self.bearerSelect + " WHERE t.token_hash IN (")
+                for (index, hash) in hashes.enumerated() {
+                    if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+                    query.appendInterpolation(bind: hash)
+                }
+                query.appendInterpolation(unsafeRaw: ")")
+                rows = try await db.raw(query).all()
             }
-            query.appendInterpolation(unsafeRaw: ")")
             var found: [String: BearerContext] = [:]
-            for row in try await db.raw(query).all() {
+            for row in rows ?? [] {
                 let context = try bearerContext(from: row)
                 found[context.token.tokenHash] = context
             }
             return found
         }
+    }
+
+    /// Tokens with their user and the user's node, their client and the client's node (the
+    /// `WHERE` follows).
+    static let bearerSelect = """
+        SELECT \(tokenColumns),
+               u.id AS u_id, u.tenant_id AS u_tenant_id, u.email AS u_email, u.name AS u_name, u.permissions AS u_permissions, u.scopes AS u_scopes, u.enabled AS u_enabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+               n.id AS n_id, n.key AS n_key, n.kind AS n_kind, n.parent_id AS n_parent_id, n.name AS n_name, n.enabled AS n_enabled, n.path AS n_path, n.created_at AS n_created_at, n.updated_at AS n_updated_at,
+               c.id AS c_id, c.client_id AS c_client_id, c.tenant_id AS c_tenant_id, c.name AS c_name, c.scopes AS c_scopes, c.provisioning AS c_provisioning, c.enabled AS c_enabled, c.created_at AS c_created_at, c.updated_at AS c_updated_at,
+               cn.enabled AS cn_enabled
+        FROM access_tokens t
+        LEFT JOIN users u ON u.id = t.user_id
+        LEFT JOIN tenants n ON n.id = u.tenant_id
+        LEFT JOIN api_clients c ON c.id = t.client_id
+        LEFT JOIN tenants cn ON cn.id = c.tenant_id
+        """
+
+    /// ``bearerSelect`` for an array of token hashes, prepared on PostgreSQL.
+    struct PreparedBearers: PreparedKeyRead {
+        static let sql = SQLStore.bearerSelect + " WHERE t.token_hash = ANY($1)"
+        let keys: [String]
     }
 
     static func bearerContext(from row: any SQLRow) throws -> BearerContext {

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import PostgresNIO
 import SQLKit
 
 extension SQLStore: ActivationStore {
@@ -34,13 +35,15 @@ extension SQLStore: ActivationStore {
     /// Operator nodes with their activation settings, by id: one round trip for all of them.
     static func readActivationOperators(_ database: any Database, ids: [Int64]) async throws -> [Int64: CredentialCache.ActivationOperator] {
         guard !ids.isEmpty else { return [:] }
-        return try await database.withConnection { db in
+        return try await database.withLookupConnection { db in
             var found: [Int64: CredentialCache.ActivationOperator] = [:]
-            for row in try await db.raw("""
-                SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
-                       s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-                FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id WHERE t.id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ",")))
-                """).all() {
+            var rows = try await db.preparedRows(PreparedActivationOperators.self, keys: ids)
+            if rows == nil {
+                rows = try await db.raw("""
+                    \(unsafeRaw: activationOperatorSelect) WHERE t.id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ",")))
+                    """).all()
+            }
+            for row in rows ?? [] {
                 let node = try Self.tenant(from: row)
                 found[node.id] = (node, try Self.operatorSettings(from: row))
             }
@@ -60,22 +63,57 @@ extension SQLStore: ActivationStore {
         return found
     }
 
+    /// Operator nodes with their activation settings (the `WHERE` on `t.id` follows).
+    static let activationOperatorSelect = """
+        SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
+               s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
+        FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id
+        """
+
+    /// ``activationOperatorSelect`` for an array of ids, prepared on PostgreSQL.
+    struct PreparedActivationOperators: PreparedKeyRead {
+        static let sql = SQLStore.activationOperatorSelect + " WHERE t.id = ANY($1)"
+        let keys: [Int64]
+    }
+
+    /// The issue-target columns and joins on `q` (k, org, preset, op), whatever `q` is.
+    static func issueTargetSelect(from asked: String) -> String {
+        """
+        SELECT q.k, t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
+               s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
+        FROM \(asked)
+        LEFT JOIN tenants t ON t.id = q.org
+        LEFT JOIN presets p ON p.id = q.preset
+        LEFT JOIN operator_settings s ON s.tenant_id = q.op
+        """
+    }
+
+    /// Issue targets for three arrays (organizations, presets, operators), prepared on
+    /// PostgreSQL; `k` is the key's index.
+    struct PreparedIssueTargets: PreparedRowRead {
+        static let sql = SQLStore.issueTargetSelect(from: "(SELECT k - 1 AS k, org, preset, op FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(org, preset, op, k)) q")
+        let keys: [IssueTargetKey]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(keys.map(\.organizationId))
+            bindings.append(keys.map(\.presetId))
+            bindings.append(keys.map(\.operatorId))
+            return bindings
+        }
+    }
+
     /// What tokens would be issued for, one row per key (ids are integers, written as literals).
     static func readIssueTargets(_ database: any Database, keys: [IssueTargetKey]) async throws -> [IssueTargetKey: IssueTarget] {
         guard !keys.isEmpty else { return [:] }
         let asked = keys.enumerated().map { index, key in
             "SELECT \(index) AS k, \(key.organizationId) AS org, \(key.presetId) AS preset, \(key.operatorId) AS op"
         }.joined(separator: " UNION ALL ")
-        return try await database.withConnection { db in
+        return try await database.withLookupConnection { db in
             var found: [IssueTargetKey: IssueTarget] = [:]
-            for row in try await db.raw("""
-                SELECT q.k, t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
-                       s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-                FROM (\(unsafeRaw: asked)) q
-                LEFT JOIN tenants t ON t.id = q.org
-                LEFT JOIN presets p ON p.id = q.preset
-                LEFT JOIN operator_settings s ON s.tenant_id = q.op
-                """).all() {
+            var rows = try await db.preparedRows(PreparedIssueTargets(keys: keys))
+            if rows == nil { rows = try await db.raw("\(unsafeRaw: issueTargetSelect(from: "(\(asked)) q"))").all() }
+            for row in rows ?? [] {
                 let index = Int(try row.decode(column: "k", as: Int64.self))
                 guard keys.indices.contains(index) else { continue }
                 let organization = try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.tenant(from: row)
