@@ -6,10 +6,10 @@ import PostgresNIO
 import ServiceLifecycle
 import SQLKit
 
-/// PostgreSQL through PostgresNIO's `PostgresClient` pool, for several Gatehouse nodes.
+/// PostgreSQL through PostgresNIO connections (``PostgresConnectionSet``), for several Gatehouse nodes.
 public final class PostgresDatabasePool: Database {
     public let engine = DatabaseEngine.postgres
-    let client: PostgresClient
+    let client: PostgresConnectionSet
     /// A few connections of their own for the hot point reads by key (``withLookupConnection(_:)``).
     ///
     /// Those reads are prepared once per connection and run on a generic plan, so PostgreSQL
@@ -19,38 +19,26 @@ public final class PostgresDatabasePool: Database {
     /// with prepared reads on the shared pool fell from 5,468 to 2,050 bearer requests/s over a
     /// minute). These connections have sequential scans disabled, so every plan made on them is
     /// an index look-up whatever the table's size then; they run nothing but these reads.
-    let lookups: PostgresClient
+    let lookups: PostgresConnectionSet
     let metrics = PoolMetrics(engine: .postgres)
 
     /// A pool for `url`; with `schema`, every connection's `search_path` is that schema.
     public init(url: PostgresURL, schema: String?, maxConnections: Int = 20, operationTimeout: Duration = .seconds(15), logger: Logger) throws {
         self.operationTimeout = operationTimeout
-        let tls: PostgresClient.Configuration.TLS
+        let tls: PostgresConnection.Configuration.TLS
         switch url.sslMode {
-        case "require": tls = .require(.makeClientConfiguration())
-        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
         default: tls = .disable
         }
-        var configuration = PostgresClient.Configuration(
+        var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
-        configuration.options.maximumConnections = maxConnections
-        // PostgresNIO's pool times each connection handed back with sleeping tasks (keep-alive
-        // and idle timeout), and on Linux a cancelled `Task.sleep` holds its memory until its
-        // deadline: under load the defaults (30 s, 60 s) kept tens of megabytes of dead timers
-        // (heaptrack). So no keep-alive pings (a connection that died idle fails its next
-        // statement, and the operation takes another, `leaseAttempts`, or fails within
-        // `operationTimeout`), and a short idle timeout. (Kept minimum connections would need
-        // no idle timer, but this PostgresNIO's pool traps on a lease while they reconnect.)
-        configuration.options.minimumConnections = 0
-        configuration.options.keepAliveBehavior = nil
-        configuration.options.connectionIdleTimeout = Self.idleTimeout
         configuration.options.connectTimeout = .seconds(5)
         let searchPath = schema.map { [("search_path", $0)] } ?? []
         configuration.options.additionalStartupParameters = searchPath
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        configuration.options.maximumConnections = min(maxConnections, Self.lookupConnections)
+        self.client = PostgresConnectionSet(configuration: configuration, maxConnections: maxConnections, logger: logger)
         configuration.options.additionalStartupParameters = searchPath + [("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]
-        self.lookups = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.lookups = PostgresConnectionSet(configuration: configuration, maxConnections: min(maxConnections, Self.lookupConnections), logger: logger)
     }
 
     /// How long one database operation (lease and queries) may take before it fails as
@@ -69,7 +57,7 @@ public final class PostgresDatabasePool: Database {
     static let lookupConnections = 6
 
     /// Runs `body` on a connection of `client`, within the operation timeout.
-    private func lease<T: Sendable>(_ client: PostgresClient, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    private func lease<T: Sendable>(_ client: PostgresConnectionSet, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         metrics.leases.increment()
         let metrics = self.metrics
         let timeout = OperationTimeout.override ?? operationTimeout
@@ -105,9 +93,6 @@ public final class PostgresDatabasePool: Database {
         }
     }
 
-    /// How long a connection may sit idle before the pool closes it.
-    static let idleTimeout: Duration = .seconds(5)
-
     /// Leases tried before an operation runs on a connection the pool handed out closed.
     static let leaseAttempts = 3
 
@@ -120,14 +105,19 @@ public final class PostgresDatabasePool: Database {
     public func run() async throws {
         // Keep serving until the nodes' other services have drained, then stop.
         await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await self.client.run() }
-                group.addTask { await self.lookups.run() }
-            }
+            // Until cancelled: a stream that never yields ends its loop on cancellation.
+            let (stream, continuation) = AsyncStream<Never>.makeStream()
+            for await _ in stream {}
+            continuation.finish()
         }
+        await shutdown()
     }
 
-    public func shutdown() async {}
+    /// Closes the connections (those in use as they are handed back); further operations fail.
+    public func shutdown() async {
+        client.shutdown()
+        lookups.shutdown()
+    }
 
     /// PostgreSQL handles concurrent writers itself.
     public func serializingWrites<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
