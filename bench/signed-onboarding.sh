@@ -15,7 +15,7 @@ source bench/scenarios/signed-onboarding.sh
 trap 'stop_gatehouse; rm -rf "$WORK"' EXIT
 start_gatehouse "$WORK/data"
 run trivial "" "/healthz" | tee -a "$RESULTS"
-signed_run signed_verify verify "${VERIFY_REQUESTS:-60000}" /api/v1.0/registration/onboard/verify 200 | tee -a "$RESULTS"
+signed_run signed_verify verify "${VERIFY_REQUESTS:-100000}" /api/v1.0/registration/onboard/verify 200 | tee -a "$RESULTS"
 signed_run onboard_pem onboard "${ONBOARD_REQUESTS:-8000}" /api/v1.0/registration/onboard/request 201 | tee -a "$RESULTS"
 
 mkdir -p bench/results
