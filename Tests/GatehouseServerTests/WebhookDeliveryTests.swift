@@ -91,18 +91,30 @@ struct WebhookDeliveryTests {
                     // AsyncHTTPClient keeps trying to connect after a refusal, with a backoff of
                     // its own that grows with each failure (up to a minute): the longer the
                     // receiver took to come up (a loaded machine), the longer the next attempt
-                    // may wait for the client's next connection.
+                    // may wait for the client's next connection. On a loaded machine the
+                    // receiver may also answer after the 1 s request timeout: that attempt
+                    // failed (the receiver saw it) and the next is due at its backoff time,
+                    // which this clock reaches only when moved.
                     let started = ContinuousClock.now
                     do {
-                        try await eventually(timeout: .seconds(90)) { try await fixture.store.webhookDelivery(id: id)?.status == .delivered }
+                        try await eventually(timeout: .seconds(90)) {
+                            guard let stored = try await fixture.store.webhookDelivery(id: id) else { return false }
+                            if stored.status == .delivered { return true }
+                            if let next = stored.nextAttemptAt, next > clock.now() {
+                                clock.advance(next - clock.now())
+                                service.nudge()
+                            }
+                            return false
+                        }
                     } catch {
                         let stored = try await fixture.store.webhookDelivery(id: id)
                         Issue.record("not delivered: \(String(describing: stored)), receiver hits \(receiver.hits.count), clock \(clock.now())")
                         throw error
                     }
                     print("deliveredOnceTheReceiverComesUp: delivered \(ContinuousClock.now - started) after the receiver came up")
-                    #expect(receiver.hits.count == 1)
-                    #expect(receiver.hits.first?.signed == true && receiver.hits.first?.delivery == String(id) && receiver.hits.first?.event == "token.issued")
+                    // At least once: an attempt answered too late is made again, with the same delivery id.
+                    #expect(!receiver.hits.isEmpty, "\(receiver.hits.count) hits")
+                    #expect(receiver.hits.allSatisfy { $0.signed && $0.delivery == String(id) && $0.event == "token.issued" })
                 }
             }
         }
