@@ -31,13 +31,14 @@ final class PostgresConnectionSet: Sendable {
         /// Waiters cancelled before they were queued.
         var cancelled: Set<UInt64> = []
         var shutDown = false
+        /// The id of the last connection opened (for PostgresNIO's logs).
+        var lastConnectionId = 0
     }
 
     private let state = NIOLockedValueBox(State())
     private let configuration: PostgresConnection.Configuration
     private let maxConnections: Int
     private let logger: Logger
-    private let nextConnectionId = NIOLockedValueBox(0)
 
     init(configuration: PostgresConnection.Configuration, maxConnections: Int, logger: Logger) {
         self.configuration = configuration
@@ -132,9 +133,9 @@ final class PostgresConnectionSet: Sendable {
     /// Opens a connection in a place already counted; on failure frees the place (for the next
     /// in line to try) and throws.
     private func open() async throws -> PostgresConnection {
-        let id = nextConnectionId.withLockedValue { id -> Int in
-            id += 1
-            return id
+        let id = state.withLockedValue { state -> Int in
+            state.lastConnectionId += 1
+            return state.lastConnectionId
         }
         do {
             let eventLoop = MultiThreadedEventLoopGroup.singleton.any()

@@ -51,15 +51,10 @@ extension GuardedPostgresSQL {
 }
 
 extension SQLDatabase {
-    /// The rows of `read` for `keys`: prepared on PostgreSQL; elsewhere nil, and the caller
-    /// runs its portable `IN (…)` form.
-    func preparedRows<Read: PreparedKeyRead>(_ read: Read.Type, keys: [Read.Key]) async throws -> [any SQLRow]? {
-        try await preparedRows(Read(keys: keys))
-    }
-
-    /// The rows of `read`, prepared on PostgreSQL; elsewhere nil (the caller's portable form).
-    func preparedRows<Read: PreparedRowRead>(_ read: @autoclosure () -> Read) async throws -> [any SQLRow]? {
-        guard let postgres = self as? GuardedPostgresSQL else { return nil }
-        return try await postgres.rows(of: read())
+    /// The rows of `read`: prepared on PostgreSQL; elsewhere those of `portable`, its `IN (…)`
+    /// form (each is built only where it runs).
+    func rows<Read: PreparedRowRead>(_ read: @autoclosure () -> Read, portable: @autoclosure () -> SQLQueryString) async throws -> [any SQLRow] {
+        if let postgres = self as? GuardedPostgresSQL { return try await postgres.rows(of: read()) }
+        return try await raw(portable()).all()
     }
 }

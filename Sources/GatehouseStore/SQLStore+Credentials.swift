@@ -15,15 +15,10 @@ extension SQLStore: CredentialStore {
     static func readClientsForAuthentication(_ database: any Database, clientIds: [String]) async throws -> [String: AuthenticatingClient] {
         guard !clientIds.isEmpty else { return [:] }
         return try await database.withLookupConnection { db in
-            var rows = try await db.preparedRows(PreparedClients.self, keys: clientIds)
-            if rows == nil {
-                var query = SQLQueryString(Self.authenticatingClientSelect + " WHERE c.client_id IN (")
-                query.appendInterpolation(binds: clientIds)
-                query.appendInterpolation(unsafeRaw: ")")
-                rows = try await db.raw(query).all()
-            }
+            let rows = try await db.rows(PreparedClients(keys: clientIds),
+                                         portable: "\(unsafeRaw: Self.authenticatingClientSelect) WHERE c.client_id IN (\(binds: clientIds))")
             var found: [String: AuthenticatingClient] = [:]
-            for row in rows ?? [] {
+            for row in rows {
                 let record = try Self.clientRecord(from: row)
                 found[record.client.clientId] = AuthenticatingClient(record: record, tenantEnabled: try row.decode(column: "tenant_enabled", as: Bool.self))
             }
@@ -54,18 +49,10 @@ extension SQLStore: CredentialStore {
     static func readBearers(_ database: any Database, hashes: [String]) async throws -> [String: BearerContext] {
         guard !hashes.isEmpty else { return [:] }
         return try await database.withLookupConnection { db in
-            var rows = try await db.preparedRows(PreparedBearers.self, keys: hashes)
-            if rows == nil {
-                var query = SQLQueryString(Self.bearerSelect + " WHERE t.token_hash IN (")
-                for (index, hash) in hashes.enumerated() {
-                    if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-                    query.appendInterpolation(bind: hash)
-                }
-                query.appendInterpolation(unsafeRaw: ")")
-                rows = try await db.raw(query).all()
-            }
+            let rows = try await db.rows(PreparedBearers(keys: hashes),
+                                         portable: "\(unsafeRaw: Self.bearerSelect) WHERE t.token_hash IN (\(binds: hashes))")
             var found: [String: BearerContext] = [:]
-            for row in rows ?? [] {
+            for row in rows {
                 let context = try bearerContext(from: row)
                 found[context.token.tokenHash] = context
             }

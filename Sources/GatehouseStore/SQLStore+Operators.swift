@@ -37,13 +37,9 @@ extension SQLStore: ActivationStore {
         guard !ids.isEmpty else { return [:] }
         return try await database.withLookupConnection { db in
             var found: [Int64: CredentialCache.ActivationOperator] = [:]
-            var rows = try await db.preparedRows(PreparedActivationOperators.self, keys: ids)
-            if rows == nil {
-                rows = try await db.raw("""
-                    \(unsafeRaw: activationOperatorSelect) WHERE t.id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ",")))
-                    """).all()
-            }
-            for row in rows ?? [] {
+            let rows = try await db.rows(PreparedActivationOperators(keys: ids),
+                                         portable: "\(unsafeRaw: activationOperatorSelect) WHERE t.id IN (\(unsafeRaw: ids.map(String.init).joined(separator: ",")))")
+            for row in rows {
                 let node = try Self.tenant(from: row)
                 found[node.id] = (node, try Self.operatorSettings(from: row))
             }
@@ -103,17 +99,20 @@ extension SQLStore: ActivationStore {
         }
     }
 
+    /// The keys as a derived table `q` of integer literals (ids are integers).
+    static func portableIssueTargetKeys(_ keys: [IssueTargetKey]) -> String {
+        "(" + keys.enumerated().map { index, key in
+            "SELECT \(index) AS k, \(key.organizationId) AS org, \(key.presetId) AS preset, \(key.operatorId) AS op"
+        }.joined(separator: " UNION ALL ") + ") q"
+    }
+
     /// What tokens would be issued for, one row per key (ids are integers, written as literals).
     static func readIssueTargets(_ database: any Database, keys: [IssueTargetKey]) async throws -> [IssueTargetKey: IssueTarget] {
         guard !keys.isEmpty else { return [:] }
-        let asked = keys.enumerated().map { index, key in
-            "SELECT \(index) AS k, \(key.organizationId) AS org, \(key.presetId) AS preset, \(key.operatorId) AS op"
-        }.joined(separator: " UNION ALL ")
         return try await database.withLookupConnection { db in
             var found: [IssueTargetKey: IssueTarget] = [:]
-            var rows = try await db.preparedRows(PreparedIssueTargets(keys: keys))
-            if rows == nil { rows = try await db.raw("\(unsafeRaw: issueTargetSelect(from: "(\(asked)) q"))").all() }
-            for row in rows ?? [] {
+            let rows = try await db.rows(PreparedIssueTargets(keys: keys), portable: "\(unsafeRaw: issueTargetSelect(from: portableIssueTargetKeys(keys)))")
+            for row in rows {
                 let index = Int(try row.decode(column: "k", as: Int64.self))
                 guard keys.indices.contains(index) else { continue }
                 let organization = try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.tenant(from: row)
