@@ -55,7 +55,7 @@ enum ActivationWriteBatch {
         }
         let engine = database.engine
         let (issueList, redemptionList) = (issues, redemptions)
-        return try await database.transaction { db in
+        return try await database.batchTransaction { db in
             var audits: [AuditRow] = []
             var events: [QueuedEvent] = []
             var results = [Result<ActivationWritten, any Error>?](repeating: nil, count: batch.count)
@@ -63,11 +63,7 @@ enum ActivationWriteBatch {
             for ((index, _), result) in zip(issueList, issued) { results[index] = result.map { .issued($0) } }
             let redeemed = try await RedemptionBatch.write(db, engine, redemptionList.map(\.1), audits: &audits, events: &events)
             for ((index, _), result) in zip(redemptionList, redeemed) { results[index] = result.map { .redeemed($0) } }
-            let auditWrites = audits.chunked(100).map { chunk in
-                MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
-                                 chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }
-            }
-            let queued = try await SQLStore.enqueueWebhookEvents(db, events, engine: engine, along: auditWrites)
+            let queued = try await SQLStore.writeAudits(db, audits, queueing: events)
             return (results.map { $0! }, queued)
         }
     }

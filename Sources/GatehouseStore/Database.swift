@@ -21,6 +21,10 @@ public protocol Database: Service {
     /// Leases a connection for the hot point reads by key (bearer, client, operator and
     /// token-issue look-ups), which PostgreSQL runs as prepared statements; outside a transaction.
     func withLookupConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` in one transaction, like ``transaction(_:)``, for a hot group-commit batch
+    /// whose statements PostgreSQL prepares once per connection (``PreparedRowStatement``):
+    /// there on a few connections of their own whose plans never scan a table whole.
+    func batchTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Closes every connection; further calls fail.
     func shutdown() async
     /// Runs `body` holding the process-wide writer lock, where the engine needs one.
@@ -64,16 +68,24 @@ extension Database {
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     /// On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`) so writers never deadlock.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await write { db in
-            try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+        try await write { db in try await Self.transaction(on: db, engine, body) }
+    }
+
+    /// The default: an ordinary ``transaction(_:)``.
+    public func batchTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await transaction(body)
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` on `db`; rolls back if it throws.
+    static func transaction<T: Sendable>(on db: any SQLDatabase, _ engine: DatabaseEngine, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await db.raw(engine == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN").run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
         }
     }
 

@@ -20,6 +20,9 @@ public final class PostgresDatabasePool: Database {
     /// minute). These connections have sequential scans disabled, so every plan made on them is
     /// an index look-up whatever the table's size then; they run nothing but these reads.
     let lookups: PostgresConnectionSet
+    /// Connections of the same kind as ``lookups`` for the hot group-commit batches
+    /// (``batchTransaction(_:)``), whose statements are prepared too.
+    let batches: PostgresConnectionSet
     let metrics = PoolMetrics(engine: .postgres)
 
     /// A pool for `url`; with `schema`, every connection's `search_path` is that schema.
@@ -39,6 +42,7 @@ public final class PostgresDatabasePool: Database {
         self.client = PostgresConnectionSet(configuration: configuration, maxConnections: maxConnections, logger: logger)
         configuration.options.additionalStartupParameters = searchPath + [("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off")]
         self.lookups = PostgresConnectionSet(configuration: configuration, maxConnections: min(maxConnections, Self.lookupConnections), logger: logger)
+        self.batches = PostgresConnectionSet(configuration: configuration, maxConnections: min(maxConnections, Self.batchConnections), logger: logger)
     }
 
     /// How long one database operation (lease and queries) may take before it fails as
@@ -53,8 +57,14 @@ public final class PostgresDatabasePool: Database {
         try await lease(lookups, body)
     }
 
+    public func batchTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await lease(batches) { db in try await Self.transaction(on: db, .postgres, body) }
+    }
+
     /// Connections of ``lookups``: the coalesced look-ups run at most a few at once.
     static let lookupConnections = 6
+    /// Connections of ``batches``: as many as the activation batches under way at once.
+    static let batchConnections = 2
 
     /// Runs `body` on a connection of `client`, within the operation timeout.
     private func lease<T: Sendable>(_ client: PostgresConnectionSet, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -117,6 +127,7 @@ public final class PostgresDatabasePool: Database {
     public func shutdown() async {
         client.shutdown()
         lookups.shutdown()
+        batches.shutdown()
     }
 
     /// PostgreSQL handles concurrent writers itself.

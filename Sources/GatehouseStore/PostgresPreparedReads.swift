@@ -5,19 +5,21 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 
-/// A hot point read that PostgreSQL prepares once per connection: its text is fixed (the
-/// keys travel as one array, `= ANY($1)`), so after its first runs on a connection the
-/// server reuses a generic plan instead of parsing and planning the statement each time.
-/// Planning was about a quarter of PostgreSQL's time under the bearer and activation
-/// benchmarks, with the coalesced reads' `IN (…)` lists of every length.
-protocol PreparedRowRead: PostgresPreparedStatement where Row == PostgresRow {}
+/// A hot statement that PostgreSQL prepares once per connection: its text is fixed (keys
+/// and rows travel as arrays, `= ANY($1)`, `unnest($1, …)`), so after its first run on a
+/// connection the server reuses a generic plan instead of parsing and planning the statement
+/// each time. Planning was about a quarter of PostgreSQL's time under the bearer and
+/// activation benchmarks, with the coalesced reads' `IN (…)` lists of every length. Runs on
+/// connections whose plans never scan a table whole (``Database/withLookupConnection(_:)``,
+/// ``Database/batchTransaction(_:)``).
+protocol PreparedRowStatement: PostgresPreparedStatement where Row == PostgresRow {}
 
-extension PreparedRowRead {
+extension PreparedRowStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
 
-/// A ``PreparedRowRead`` of one array of keys (`$1`).
-protocol PreparedKeyRead: PreparedRowRead {
+/// A ``PreparedRowStatement`` of one array of keys (`$1`).
+protocol PreparedKeyRead: PreparedRowStatement {
     associatedtype Key: PostgresArrayEncodable
     init(keys: [Key])
     var keys: [Key] { get }
@@ -29,6 +31,17 @@ extension PreparedKeyRead {
         try bindings.append(keys)
         return bindings
     }
+}
+
+/// A join that reads one table by key for each row before it: `LATERAL (SELECT * FROM
+/// table x WHERE condition OFFSET 0) alias`, `condition` written on `x`. `OFFSET 0` keeps the
+/// subquery a probe of its own, which PostgreSQL plans as an index look-up whatever the
+/// table's size: a generic plan made while the tables are nearly empty is then the plan it
+/// would be on large ones, never a merge join over a whole index or a scan of a whole table
+/// (``PostgresPlanShapeTests``).
+func keyedProbe(_ table: String, as alias: String, where condition: String, optional: Bool = false) -> String {
+    let probe = "LATERAL (SELECT * FROM \(table) x WHERE \(condition) OFFSET 0) \(alias)"
+    return optional ? "LEFT JOIN \(probe) ON true" : "CROSS JOIN \(probe)"
 }
 
 extension GuardedPostgresSQL {
@@ -53,7 +66,7 @@ extension GuardedPostgresSQL {
 extension SQLDatabase {
     /// The rows of `read`: prepared on PostgreSQL; elsewhere those of `portable`, its `IN (…)`
     /// form (each is built only where it runs).
-    func rows<Read: PreparedRowRead>(_ read: @autoclosure () -> Read, portable: @autoclosure () -> SQLQueryString) async throws -> [any SQLRow] {
+    func rows<Read: PreparedRowStatement>(_ read: @autoclosure () -> Read, portable: @autoclosure () -> SQLQueryString) async throws -> [any SQLRow] {
         if let postgres = self as? GuardedPostgresSQL { return try await postgres.rows(of: read()) }
         return try await raw(portable()).all()
     }

@@ -59,11 +59,11 @@ enum RedemptionBatch {
             if let error { results[index] = .failure(error) } else { others.append(index) }
         }
         if !candidates.isEmpty {
-            let ids = try await MultiRowSQL.reserveIds(db, engine, tables: ["devices", "agents"], count: candidates.count)
+            let ids = try await cameraIds(db, engine, count: candidates.count)
             var planned: [Int64: (index: Int, agent: AgentRecord, camera: Camera, path: String)] = [:]
             for (n, candidate) in candidates.enumerated() {
                 let request = batch[candidate.index], token = candidate.token.record, at = request.agent.at
-                let (deviceId, agentId) = (ids["devices"]![n], ids["agents"]![n])
+                let (deviceId, agentId) = (ids.devices[n], ids.agents[n])
                 let agent = AgentRecord(id: agentId, operatorId: request.operatorId, serial: request.agent.serial, version: request.agent.version,
                                         mac: request.agent.mac, status: .active, tokenId: token.id, deviceId: deviceId, createdAt: at, lastSeenAt: nil)
                 let camera = Camera(deviceId: deviceId, operatorId: request.operatorId, name: SQLStore.cameraName(title: token.title, deviceId: deviceId),
@@ -72,7 +72,7 @@ enum RedemptionBatch {
                 planned[token.id] = (candidate.index, agent, camera, candidate.token.organizationPath)
             }
             let won = engine == .postgres
-                ? try await claimAndInsert(db, planned.map { (tokenId: $0.key, request: batch[$0.value.index], agent: $0.value.agent, camera: $0.value.camera) })
+                ? try await claimAndInsert(db, planned.map { CameraPlan(tokenId: $0.key, request: batch[$0.value.index], agent: $0.value.agent, camera: $0.value.camera) })
                 : try await claim(db, engine, planned.map { (tokenId: $0.key, at: $0.value.camera.createdAt, agentId: $0.value.agent.id, name: $0.value.camera.name) })
             var made: [(request: RedemptionRequest, agent: AgentRecord, camera: Camera)] = []
             for candidate in candidates {
@@ -165,40 +165,42 @@ enum RedemptionBatch {
 
     /// Failed redemptions per scope within each request's window (the widest one asked).
     static func failureCounts(_ db: any SQLDatabase, _ batch: [RedemptionRequest]) async throws -> [String: Int64] {
-        let scopes = Set(batch.flatMap(\.guessing.scopes))
+        let scopes = Set(batch.flatMap(\.guessing.scopes)).sorted()
         guard !scopes.isEmpty, let since = batch.map(\.guessing.sinceMinute).min() else { return [:] }
-        var query = SQLQueryString("SELECT scope, CAST(SUM(failures) AS BIGINT) AS n FROM activation_failures WHERE minute >= \(bind: since) AND scope IN (")
-        for (index, scope) in scopes.sorted().enumerated() {
-            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-            query.appendInterpolation(bind: scope)
-        }
-        query.appendInterpolation(unsafeRaw: ") GROUP BY scope")
         var counts: [String: Int64] = [:]
-        for row in try await db.raw(query).all() {
+        for row in try await db.rows(PostgresActivationStatements.FailureCounts(since: since, scopes: scopes), portable: portableFailureCounts(since, scopes)) {
             counts[try row.decode(column: "scope", as: String.self)] = try row.decode(column: "n", as: Int64.self)
         }
         return counts
     }
 
+    static func portableFailureCounts(_ since: Int64, _ scopes: [String]) -> SQLQueryString {
+        var query = SQLQueryString("SELECT scope, CAST(SUM(failures) AS BIGINT) AS n FROM activation_failures WHERE minute >= \(bind: since) AND scope IN (")
+        for (index, scope) in scopes.enumerated() {
+            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+            query.appendInterpolation(bind: scope)
+        }
+        query.appendInterpolation(unsafeRaw: ") GROUP BY scope")
+        return query
+    }
+
     static let tokenColumns = SQLStore.activationTokenColumns.split(separator: ", ").map { "t.\($0)" }.joined(separator: ", ")
+
+    /// Tokens with their hash, organization path and camera limit (the `WHERE` follows).
+    static let tokenSelect = """
+        SELECT \(tokenColumns), t.token_hash, n.path AS organization_path, p.camera_limit
+        FROM activation_tokens t JOIN tenants n ON n.id = t.organization_id LEFT JOIN organization_profiles p ON p.tenant_id = t.organization_id
+        """
 
     static func tokens(_ db: any SQLDatabase, _ requests: [RedemptionRequest]) async throws -> [TokenKey: FoundToken] {
         guard !requests.isEmpty else { return [:] }
         var found: [TokenKey: FoundToken] = [:]
         for chunk in requests.chunked(200) {
             // Both key columns, so that the (operator_id, token_hash) index answers.
-            let operators = Set(chunk.map(\.operatorId)).sorted().map(String.init).joined(separator: ",")
-            var query = SQLQueryString("""
-                SELECT \(unsafeRaw: tokenColumns), t.token_hash, n.path AS organization_path, p.camera_limit
-                FROM activation_tokens t JOIN tenants n ON n.id = t.organization_id LEFT JOIN organization_profiles p ON p.tenant_id = t.organization_id
-                WHERE t.operator_id IN (\(unsafeRaw: operators)) AND t.token_hash IN (
-                """)
-            for (index, request) in chunk.enumerated() {
-                if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-                query.appendInterpolation(bind: request.tokenHash)
-            }
-            query.appendInterpolation(unsafeRaw: ")")
-            for row in try await db.raw(query).all() {
+            let operators = Set(chunk.map(\.operatorId)).sorted()
+            let rows = try await db.rows(PostgresActivationStatements.Tokens(operators: chunk.map(\.operatorId), hashes: chunk.map(\.tokenHash)),
+                                         portable: portableTokens(operators, chunk))
+            for row in rows {
                 let token = try SQLStore.activationToken(from: row)
                 found[TokenKey(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = FoundToken(
                     record: token, organizationPath: try row.decode(column: "organization_path", as: String.self),
@@ -206,6 +208,16 @@ enum RedemptionBatch {
             }
         }
         return found
+    }
+
+    static func portableTokens(_ operators: [Int64], _ chunk: ArraySlice<RedemptionRequest>) -> SQLQueryString {
+        var query = SQLQueryString("\(unsafeRaw: tokenSelect) WHERE t.operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) AND t.token_hash IN (")
+        for (index, request) in chunk.enumerated() {
+            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+            query.appendInterpolation(bind: request.tokenHash)
+        }
+        query.appendInterpolation(unsafeRaw: ")")
+        return query
     }
 
     /// The candidates whose organization can take one more camera, in order; the others are
@@ -284,46 +296,33 @@ enum RedemptionBatch {
         return won
     }
 
-    /// PostgreSQL: claims the free tokens among `plans` and writes the winners' devices,
-    /// agents and cameras in one statement (data-modifying CTEs joined on the claimed ids), so
-    /// that a batch costs one round trip here instead of four. Rows are locked in id order
-    /// first, as in ``claim(_:_:_:)``. Answers the ids claimed.
-    static func claimAndInsert(_ db: any SQLDatabase, _ plans: [(tokenId: Int64, request: RedemptionRequest, agent: AgentRecord, camera: Camera)]) async throws -> Set<Int64> {
-        var won = Set<Int64>()
-        for chunk in plans.sorted(by: { $0.tokenId < $1.tokenId }).chunked(100) {
-            var query = SQLQueryString("WITH plan (token_id, device_id, agent_id, operator_id, organization_id, preset_id, at, title, name, serial, version, mac, key_hash) AS (VALUES ")
-            for (index, plan) in chunk.enumerated() {
-                let (agent, camera) = (plan.agent, plan.camera)
-                let numbers = [plan.tokenId, camera.deviceId, agent.id, camera.operatorId, camera.organizationId].map { "\($0)::bigint" }.joined(separator: ", ")
-                query.appendInterpolation(unsafeRaw: "\(index == 0 ? "" : ", ")(\(numbers), ")
-                query.appendInterpolation(bind: camera.presetId)
-                query.appendInterpolation(unsafeRaw: "::bigint, \(camera.createdAt)::bigint")
-                for text in [camera.title, camera.name, agent.serial, agent.version, agent.mac, plan.request.agent.keyHash] {
-                    query.appendInterpolation(unsafeRaw: ", ")
-                    query.appendInterpolation(bind: text)
-                    query.appendInterpolation(unsafeRaw: "::text")
-                }
-                query.appendInterpolation(unsafeRaw: ")")
-            }
-            let ids = chunk.map { String($0.tokenId) }.joined(separator: ",")
-            query.appendInterpolation(unsafeRaw: """
-                ), won AS (
-                    UPDATE activation_tokens t SET used_at = p.at, agent_id = p.agent_id, camera_name = p.name FROM plan p
-                    WHERE t.id = p.token_id AND t.used_at IS NULL
-                      AND t.id IN (SELECT id FROM activation_tokens WHERE id IN (\(ids)) AND used_at IS NULL ORDER BY id FOR UPDATE)
-                    RETURNING t.id),
-                d AS (INSERT INTO devices (id, tenant_id, kind, name, serial, created_at, updated_at)
-                      SELECT p.device_id, p.organization_id, 'camera', p.title, p.serial, p.at, p.at FROM plan p JOIN won w ON w.id = p.token_id),
-                a AS (INSERT INTO agents (id, operator_id, key_hash, serial, version, mac, status, token_id, device_id, created_at)
-                      SELECT p.agent_id, p.operator_id, p.key_hash, p.serial, p.version, p.mac, 'active', p.token_id, p.device_id, p.at
-                      FROM plan p JOIN won w ON w.id = p.token_id),
-                c AS (INSERT INTO cameras (device_id, operator_id, name, organization_id, preset_id, agent_id)
-                      SELECT p.device_id, p.operator_id, p.name, p.organization_id, p.preset_id, p.agent_id FROM plan p JOIN won w ON w.id = p.token_id)
-                SELECT id FROM won
-                """)
-            for row in try await db.raw(query).all() { won.insert(try row.decode(column: "id", as: Int64.self)) }
+    /// A camera the batch means to make for a free token.
+    struct CameraPlan: Sendable {
+        var tokenId: Int64
+        var request: RedemptionRequest
+        var agent: AgentRecord
+        var camera: Camera
+    }
+
+    /// New ids for `count` cameras: their devices and their agents (on PostgreSQL one
+    /// prepared statement).
+    static func cameraIds(_ db: any SQLDatabase, _ engine: DatabaseEngine, count: Int) async throws -> (devices: [Int64], agents: [Int64]) {
+        guard let postgres = db as? GuardedPostgresSQL else {
+            let ids = try await MultiRowSQL.reserveIds(db, engine, tables: ["devices", "agents"], count: count)
+            return (ids["devices"]!, ids["agents"]!)
         }
-        return won
+        let rows = try await postgres.rows(of: PostgresActivationStatements.CameraIds(count: Int64(count)))
+        return (try rows.map { try $0.decode(column: "devices", as: Int64.self) }, try rows.map { try $0.decode(column: "agents", as: Int64.self) })
+    }
+
+    /// PostgreSQL: claims the free tokens among `plans` and writes the winners' devices,
+    /// agents and cameras in one prepared statement (``PostgresActivationStatements/ClaimAndInsert``),
+    /// so that a batch costs one round trip here instead of four. Rows are locked in id order
+    /// first, as in ``claim(_:_:_:)``. Answers the ids claimed.
+    static func claimAndInsert(_ db: any SQLDatabase, _ plans: [CameraPlan]) async throws -> Set<Int64> {
+        guard let postgres = db as? GuardedPostgresSQL else { throw GatehouseError(.internal, "claimAndInsert runs on PostgreSQL only") }
+        let rows = try await postgres.rows(of: PostgresActivationStatements.ClaimAndInsert(plans: plans.sorted { $0.tokenId < $1.tokenId }))
+        return Set(try rows.map { try $0.decode(column: "id", as: Int64.self) })
     }
 
     /// Devices, agents and cameras of the winners.

@@ -31,7 +31,10 @@ extension SQLStore: CredentialStore {
 
     /// ``authenticatingClientSelect`` for an array of `client_id`s, prepared on PostgreSQL.
     struct PreparedClients: PreparedKeyRead {
-        static let sql = SQLStore.authenticatingClientSelect + " WHERE c.client_id = ANY($1)"
+        static let sql = """
+            SELECT \(SQLStore.clientColumns), n.enabled AS tenant_enabled FROM unnest($1::text[]) AS k(key)
+            \(keyedProbe("api_clients", as: "c", where: "x.client_id = k.key")) \(keyedProbe("tenants", as: "n", where: "x.id = c.tenant_id"))
+            """
         let keys: [String]
     }
 
@@ -60,14 +63,20 @@ extension SQLStore: CredentialStore {
         }
     }
 
-    /// Tokens with their user and the user's node, their client and the client's node (the
-    /// `WHERE` follows).
-    static let bearerSelect = """
+    /// The columns of a token with its user and the user's node (`u`, `n`), its client and
+    /// the client's node (`c`, `cn`), on `t`, `u`, `n`, `c` and `cn`.
+    static let bearerColumns = """
         SELECT \(tokenColumns),
                u.id AS u_id, u.tenant_id AS u_tenant_id, u.email AS u_email, u.name AS u_name, u.permissions AS u_permissions, u.scopes AS u_scopes, u.enabled AS u_enabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at,
                n.id AS n_id, n.key AS n_key, n.kind AS n_kind, n.parent_id AS n_parent_id, n.name AS n_name, n.enabled AS n_enabled, n.path AS n_path, n.created_at AS n_created_at, n.updated_at AS n_updated_at,
                c.id AS c_id, c.client_id AS c_client_id, c.tenant_id AS c_tenant_id, c.name AS c_name, c.scopes AS c_scopes, c.provisioning AS c_provisioning, c.enabled AS c_enabled, c.created_at AS c_created_at, c.updated_at AS c_updated_at,
                cn.enabled AS cn_enabled
+        """
+
+    /// Tokens with their user and the user's node, their client and the client's node (the
+    /// `WHERE` follows).
+    static let bearerSelect = """
+        \(bearerColumns)
         FROM access_tokens t
         LEFT JOIN users u ON u.id = t.user_id
         LEFT JOIN tenants n ON n.id = u.tenant_id
@@ -77,7 +86,15 @@ extension SQLStore: CredentialStore {
 
     /// ``bearerSelect`` for an array of token hashes, prepared on PostgreSQL.
     struct PreparedBearers: PreparedKeyRead {
-        static let sql = SQLStore.bearerSelect + " WHERE t.token_hash = ANY($1)"
+        static let sql = """
+            \(SQLStore.bearerColumns)
+            FROM unnest($1::text[]) AS k(key)
+            \(keyedProbe("access_tokens", as: "t", where: "x.token_hash = k.key"))
+            \(keyedProbe("users", as: "u", where: "x.id = t.user_id", optional: true))
+            \(keyedProbe("tenants", as: "n", where: "x.id = u.tenant_id", optional: true))
+            \(keyedProbe("api_clients", as: "c", where: "x.id = t.client_id", optional: true))
+            \(keyedProbe("tenants", as: "cn", where: "x.id = c.tenant_id", optional: true))
+            """
         let keys: [String]
     }
 

@@ -59,35 +59,44 @@ extension SQLStore: ActivationStore {
         return found
     }
 
-    /// Operator nodes with their activation settings (the `WHERE` on `t.id` follows).
-    static let activationOperatorSelect = """
+    /// The columns of an operator node (`t`) with its activation settings (`s`).
+    static let activationOperatorColumns = """
         SELECT t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at,
                s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-        FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id
         """
+
+    /// Operator nodes with their activation settings (the `WHERE` on `t.id` follows).
+    static let activationOperatorSelect = activationOperatorColumns + " FROM tenants t LEFT JOIN operator_settings s ON s.tenant_id = t.id"
 
     /// ``activationOperatorSelect`` for an array of ids, prepared on PostgreSQL.
     struct PreparedActivationOperators: PreparedKeyRead {
-        static let sql = SQLStore.activationOperatorSelect + " WHERE t.id = ANY($1)"
+        static let sql = """
+            \(SQLStore.activationOperatorColumns) FROM unnest($1::bigint[]) AS k(key)
+            \(keyedProbe("tenants", as: "t", where: "x.id = k.key")) \(keyedProbe("operator_settings", as: "s", where: "x.tenant_id = t.id", optional: true))
+            """
         let keys: [Int64]
     }
 
-    /// The issue-target columns and joins on `q` (k, org, preset, op), whatever `q` is.
-    static func issueTargetSelect(from asked: String) -> String {
-        """
-        SELECT q.k, t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
-               s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
-        FROM \(asked)
-        LEFT JOIN tenants t ON t.id = q.org
-        LEFT JOIN presets p ON p.id = q.preset
-        LEFT JOIN operator_settings s ON s.tenant_id = q.op
-        """
+    /// The issue-target columns and joins on `q` (k, org, preset, op), whatever `q` is; on
+    /// PostgreSQL (`keyed`) each table is read by a ``keyedProbe(_:as:where:optional:)``.
+    static func issueTargetSelect(from asked: String, keyed: Bool = false) -> String {
+        let joins = keyed
+            ? [keyedProbe("tenants", as: "t", where: "x.id = q.org", optional: true), keyedProbe("presets", as: "p", where: "x.id = q.preset", optional: true),
+               keyedProbe("operator_settings", as: "s", where: "x.tenant_id = q.op", optional: true)]
+            : ["LEFT JOIN tenants t ON t.id = q.org", "LEFT JOIN presets p ON p.id = q.preset", "LEFT JOIN operator_settings s ON s.tenant_id = q.op"]
+        return """
+            SELECT q.k, t.id, t.key, t.kind, t.parent_id, t.name, t.enabled, t.path, t.created_at, t.updated_at, p.tenant_id AS preset_organization,
+                   s.token_alphabet, s.token_length, s.token_validity, s.watcher_url
+            FROM \(asked)
+            \(joins.joined(separator: "\n"))
+            """
     }
 
     /// Issue targets for three arrays (organizations, presets, operators), prepared on
     /// PostgreSQL; `k` is the key's index.
-    struct PreparedIssueTargets: PreparedRowRead {
-        static let sql = SQLStore.issueTargetSelect(from: "(SELECT k - 1 AS k, org, preset, op FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(org, preset, op, k)) q")
+    struct PreparedIssueTargets: PreparedRowStatement {
+        static let sql = SQLStore.issueTargetSelect(from: "(SELECT k - 1 AS k, org, preset, op FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(org, preset, op, k)) q",
+                                                     keyed: true)
         let keys: [IssueTargetKey]
 
         func makeBindings() throws -> PostgresBindings {

@@ -126,29 +126,36 @@ extension SQLStore {
         return ids
     }
 
-    /// Queues many events at once inside the caller's transaction: one read of the webhooks
-    /// of every operator named, then multi-row inserts. Payloads are JSON objects made by
-    /// Gatehouse itself (``JSONText``).
+    /// Writes a batch's audit entries and queues its events, inside the caller's
+    /// transaction: one read of the webhooks of every operator named, then multi-row inserts
+    /// of the deliveries. Payloads are JSON objects made by Gatehouse itself (``JSONText``).
     ///
-    /// `along` are writes of the caller's transaction to run first (a batch's audit entries).
-    /// On PostgreSQL the last of them shares the webhook read's round trip, as a
-    /// data-modifying `WITH`.
+    /// On PostgreSQL the audit entries share the webhook read's round trip, as a
+    /// data-modifying `WITH` of one prepared statement; elsewhere they are multi-row inserts
+    /// of 100 rows. Answers how many deliveries were queued.
     @discardableResult
-    static func enqueueWebhookEvents(_ db: any SQLDatabase, _ events: [QueuedEvent], engine: DatabaseEngine = .sqlite,
-                                     along: [SQLQueryString] = []) async throws -> Int {
+    static func writeAudits(_ db: any SQLDatabase, _ audits: [AuditRow], queueing events: [QueuedEvent]) async throws -> Int {
         let operators = Set(events.map(\.operatorId)).sorted()
-        var read = SQLQueryString("SELECT id, operator_id, events FROM webhooks WHERE operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) ORDER BY id")
-        var writes = along
-        if engine == .postgres, !operators.isEmpty, let last = writes.popLast() {
-            read = SQLQueryString("WITH along AS (") + last + SQLQueryString(") ") + read
+        let hookRows: [any SQLRow]
+        if let postgres = db as? GuardedPostgresSQL {
+            guard !audits.isEmpty || !operators.isEmpty else { return 0 }
+            hookRows = try await postgres.rows(of: PostgresActivationStatements.AuditAndWebhooks(audits: audits, operators: operators))
+        } else {
+            for chunk in audits.chunked(100) {
+                try await db.raw(MultiRowSQL.rows("INSERT INTO audit_log (at, actor, action, target_type, target_id, tenant_id, tenant_path, detail) VALUES ",
+                                                  chunk) { [$0.at, $0.actor, $0.action, $0.targetType, $0.targetId, $0.tenantId, $0.tenantPath, $0.detail] }).run()
+            }
+            guard !operators.isEmpty else { return 0 }
+            hookRows = try await db.raw("""
+                SELECT id, operator_id, events FROM webhooks WHERE operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ",")))
+                """).all()
         }
-        for write in writes { try await db.raw(write).run() }
-        guard !operators.isEmpty else { return 0 }
         var hooks: [Int64: [(id: Int64, events: [WebhookEvent])]] = [:]
-        for row in try await db.raw(read).all() {
+        for row in hookRows {
             hooks[try row.decode(column: "operator_id", as: Int64.self), default: []].append(
                 (try row.decode(column: "id", as: Int64.self), WebhookEvent.decode(try row.decode(column: "events", as: String.self))))
         }
+        for operatorId in hooks.keys { hooks[operatorId]!.sort { $0.id < $1.id } }
         guard !hooks.isEmpty else { return 0 }
         var deliveries: [(webhookId: Int64, event: WebhookEvent, payload: String, at: Int64)] = []
         for event in events {

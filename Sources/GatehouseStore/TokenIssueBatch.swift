@@ -20,15 +20,11 @@ enum TokenIssueBatch {
         -> [Result<ActivationTokenRecord, any Error>] {
         guard !batch.isEmpty else { return [] }
         var ids: [TokenKey: Int64] = [:]
-        for chunk in batch.chunked(100) {
-            var query = MultiRowSQL.rows("""
-                INSERT INTO activation_tokens (operator_id, token_hash, organization_id, preset_id, title, valid_till, created_by, created_at) VALUES
-                """, chunk) {
-                [$0.record.operatorId, $0.tokenHash, $0.record.organizationId, $0.record.presetId, $0.record.title, $0.record.validTill,
-                 Int64?.none, $0.record.createdAt]
-            }
-            query.appendInterpolation(unsafeRaw: " ON CONFLICT (operator_id, token_hash) DO NOTHING RETURNING id, operator_id, token_hash")
-            for row in try await db.raw(query).all() {
+        // On PostgreSQL one prepared statement; elsewhere multi-row inserts of 100 rows.
+        let chunks = db is GuardedPostgresSQL ? [batch[...]] : batch.chunked(100)
+        for chunk in chunks {
+            let rows = try await db.rows(PostgresActivationStatements.InsertTokens(issues: Array(chunk)), portable: portableInsert(chunk))
+            for row in rows {
                 ids[TokenKey(try row.decode(column: "operator_id", as: Int64.self), try row.decode(column: "token_hash", as: String.self))] =
                     try row.decode(column: "id", as: Int64.self)
             }
@@ -49,5 +45,16 @@ enum TokenIssueBatch {
             events.append((token.operatorId, .tokenIssued, { SQLStore.tokenEventPayload(issued) }, token.createdAt))
         }
         return results
+    }
+
+    static func portableInsert(_ chunk: ArraySlice<TokenIssue>) -> SQLQueryString {
+        var query = MultiRowSQL.rows("""
+            INSERT INTO activation_tokens (operator_id, token_hash, organization_id, preset_id, title, valid_till, created_by, created_at) VALUES
+            """, chunk) {
+            [$0.record.operatorId, $0.tokenHash, $0.record.organizationId, $0.record.presetId, $0.record.title, $0.record.validTill,
+             Int64?.none, $0.record.createdAt]
+        }
+        query.appendInterpolation(unsafeRaw: " ON CONFLICT (operator_id, token_hash) DO NOTHING RETURNING id, operator_id, token_hash")
+        return query
     }
 }
