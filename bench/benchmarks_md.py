@@ -48,6 +48,9 @@ The latest figures of the benchmark suite, written by `bash bench/run.sh{' --qui
   running server (`*_import_*` figures: its time and the importer's own peak RSS), then runs the
   `*_large_*` rows: activation (walk and pairs) and the bearer check again, so the pairs of
   rows show whether rates fall with the data ({report['settings'].get('sizes', '')}).
+  `activate_large` walks as many of the large model's serials as `activate_small` walks of the
+  small one, so their ratio compares equal work; `activate_large_sustained` walks the rest of
+  the enabled serials for the scenario's duration.
   `rss_at_scale_*` is the server's RSS after them; the peak RSS figures are its VmHWM over the
   whole run, the CSV body of the issue 6 figure included.
 
