@@ -6,14 +6,15 @@ import PostgresNIO
 /// statement, with the same effect.
 enum PostgresActivationStatements {
     /// New activation tokens; a token that collides with a live one of its operator (or an
-    /// earlier one of the same batch) is not written. Answers `id, operator_id, token_hash`
-    /// of those written.
+    /// earlier one of the same batch), or whose preset no longer belongs to its organization,
+    /// is not written. Answers `id, operator_id, token_hash` of those written.
     struct InsertTokens: PreparedRowStatement {
         static let sql = """
             INSERT INTO activation_tokens (operator_id, token_hash, organization_id, preset_id, title, valid_till, created_by, created_at)
             SELECT u.operator_id, u.token_hash, u.organization_id, u.preset_id, u.title, u.valid_till, NULL, u.created_at
             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
                  AS u(operator_id, token_hash, organization_id, preset_id, title, valid_till, created_at)
+            WHERE (SELECT p.tenant_id FROM presets p WHERE p.id = u.preset_id) = u.organization_id
             ON CONFLICT (operator_id, token_hash) DO NOTHING RETURNING id, operator_id, token_hash
             """
         let issues: [TokenIssue]

@@ -147,6 +147,36 @@ enum ActivationContract {
         }
     }
 
+    /// A preset deleted after the issue-target check, while its token waits in the write
+    /// batch: that token is answered `not_found` and not written, and a token for a live
+    /// preset in the same batch is written all the same (before, the foreign key failed the
+    /// whole batch with a database error).
+    static func presetDeletedBeforeTheWriteIsNotFound(_ engine: DatabaseEngine) async throws {
+        try await TestDatabases.withMigrated(engine) { database in
+            let f = try await fixture(database)
+            let store = SQLStore(database: database)
+            let organizationId = f.organization.tenant.id
+            let gone = try await f.activation.createPreset(f.caller, organizationId: organizationId, title: "gone", settings: [:])
+            try await f.activation.deletePreset(f.caller, id: gone.id)
+            let now = Int64(Date().timeIntervalSince1970)
+            func record(_ presetId: Int64) -> ActivationTokenRecord {
+                ActivationTokenRecord(id: 0, operatorId: f.caller.operatorId, organizationId: organizationId, presetId: presetId, title: "t",
+                                      validTill: 0, createdAt: now, usedAt: nil, agentId: nil, cameraName: nil)
+            }
+            let audit = AuditIntent(actor: "test")
+            // Both at once, so that they usually share one batch.
+            async let live = code { try await store.insertActivationToken(record(f.preset.id), tokenHash: "live-hash", organizationPath: nil, audit: audit) }
+            async let vanished = code { try await store.insertActivationToken(record(gone.id), tokenHash: "gone-hash", organizationPath: nil, audit: audit) }
+            #expect(await live == nil)
+            #expect(await vanished == "not_found")
+            #expect(try await store.activationToken(operatorId: f.caller.operatorId, tokenHash: "live-hash") != nil)
+            #expect(try await store.activationToken(operatorId: f.caller.operatorId, tokenHash: "gone-hash") == nil)
+            // A collision with a live token is still a conflict (the caller draws again).
+            #expect(await code { try await store.insertActivationToken(record(f.preset.id), tokenHash: "live-hash", organizationPath: nil, audit: audit) }
+                    == "conflict")
+        }
+    }
+
     /// Unknown, used and expired tokens get one answer; failures are limited per address and
     /// per operator, counted in the database; activation by operator id alone waits for
     /// assignment; the camera limit holds.

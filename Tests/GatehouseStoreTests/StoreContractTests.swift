@@ -28,6 +28,7 @@ struct SQLiteStoreContractTests {
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.sqlite) }
     @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.sqlite) }
     @Test func activationCachedLookupsFollowChanges() async throws { try await ActivationContract.cachedLookupsFollowChanges(.sqlite) }
+    @Test func activationPresetDeletedBeforeTheWrite() async throws { try await ActivationContract.presetDeletedBeforeTheWriteIsNotFound(.sqlite) }
     @Test func activationSessionsExpireAndEnd() async throws { try await ActivationContract.sessionsExpireAndEnd(.sqlite) }
     @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.sqlite) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.sqlite) }
@@ -109,6 +110,7 @@ struct PostgresStoreContractTests {
     @Test func tieredBatchedCreationsPerAccount() async throws { try await TieredContract.batchedCreationsPerAccount(.postgres) }
     @Test func activationParallelRedemptions() async throws { try await ActivationContract.parallelRedemptionsMakeOneCamera(.postgres) }
     @Test func activationCachedLookupsFollowChanges() async throws { try await ActivationContract.cachedLookupsFollowChanges(.postgres) }
+    @Test func activationPresetDeletedBeforeTheWrite() async throws { try await ActivationContract.presetDeletedBeforeTheWriteIsNotFound(.postgres) }
     @Test func activationSessionsExpireAndEnd() async throws { try await ActivationContract.sessionsExpireAndEnd(.postgres) }
     @Test func activationGuessingExpiryUnassignedAndLimits() async throws { try await ActivationContract.guessingExpiryUnassignedAndLimits(.postgres) }
     @Test func tieredTokensRotateAndAreNotStoredInClear() async throws { try await TieredContract.tokensRotateAndAreNotStoredInClear(.postgres) }
