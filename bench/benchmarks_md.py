@@ -32,6 +32,10 @@ The latest figures of the benchmark suite, written by `bash bench/run.sh{' --qui
   counts requests per second; walks (`activate_*`, `enable_*`) and pairs count only successful
   answers, each serial used once. Errors are every non-2xx answer and socket error; peak RSS is
   the server's VmHWM since it started.
+- The agent simulator: `gatehouse agent simulate --no-channel` activates agents against each
+  engine's server, each with a token of its own issued through the API beforehand
+  (`simulator_activations_*`: agents over the time from the simulator's start until every
+  agent's state file holds its credentials; the agents' own HTTP client and state files, not wrk).
 - Limits in the same run: `openssl speed -multi <cores>` for RSA-2048 and ECDSA P-256; for
   PBKDF2-HMAC-SHA256, SHA-256's bulk rate from the same tool over two compressions per iteration
   (the best any implementation can do); and the trivial route (`GET /healthz`). `*_of_limit_*` figures

@@ -15,11 +15,11 @@ MODE=full
 [ "${1:-}" = "--quick" ] && MODE=quick
 if [ "$MODE" = quick ]; then
     export DURATION="${DURATION:-3s}"
-    SMALL=2000 LARGE=100000 LARGE_ENABLED=3000 BLOB_MB=20 VERIFY_REQUESTS=12000 ONBOARD_REQUESTS=1500 LIMIT_SECONDS=1
+    SMALL=2000 LARGE=100000 LARGE_ENABLED=3000 BLOB_MB=20 VERIFY_REQUESTS=12000 ONBOARD_REQUESTS=1500 LIMIT_SECONDS=1 SIM_AGENTS=1000
     DEVICES_SMALL=10000 DEVICES_LARGE=100000
 else
     export DURATION="${DURATION:-10s}"
-    SMALL=10000 LARGE=1000000 LARGE_ENABLED=80000 BLOB_MB=100 VERIFY_REQUESTS=100000 ONBOARD_REQUESTS=8000 LIMIT_SECONDS=3
+    SMALL=10000 LARGE=1000000 LARGE_ENABLED=80000 BLOB_MB=100 VERIFY_REQUESTS=100000 ONBOARD_REQUESTS=8000 LIMIT_SECONDS=3 SIM_AGENTS=5000
     DEVICES_SMALL=10000 DEVICES_LARGE=1000000
 fi
 STARTED="$(date +%s)"
@@ -27,6 +27,7 @@ source bench/lib.sh
 source bench/scenarios/partner-auth.sh
 source bench/scenarios/tiered-access.sh
 source bench/scenarios/agent-activation.sh
+source bench/scenarios/agent-simulator.sh
 source bench/scenarios/serial-provisioning.sh
 source bench/scenarios/signed-onboarding.sh
 source bench/scenarios/peer.sh
@@ -72,6 +73,8 @@ engine() {
     log "$name: agent activation"
     activation_setup "$name"
     activation_pairs "pairs$s" | tee -a "$RESULTS"
+    log "$name: agent simulator"
+    simulator_activations "simulator_activations$s" "$SIM_AGENTS"
     log "$name: serial provisioning"
     serial_vendor_setup small large csv cam1
     serial_import "serial_import_small$s" small "$WORK/small.csv"
@@ -116,7 +119,7 @@ log "report"
 
 mkdir -p bench/results
 SPEC="$(python3 bench/suite_spec.py "$MODE" "$LARGE" "$DEVICES_LARGE")"
-export BENCH_MODE="$MODE" BENCH_SIZES="small model $SMALL serials, large model $LARGE serials by gatehouse import ($LARGE_ENABLED enabled and activated) and $LARGE by one CSV body, $DEVICES_SMALL then $DEVICES_LARGE cameras by gatehouse import, content blob $BLOB_MB MB"
+export BENCH_MODE="$MODE" BENCH_SIZES="small model $SMALL serials, large model $LARGE serials by gatehouse import ($LARGE_ENABLED enabled and activated) and $LARGE by one CSV body, $DEVICES_SMALL then $DEVICES_LARGE cameras by gatehouse import, $SIM_AGENTS agents by gatehouse agent simulate, content blob $BLOB_MB MB"
 BENCH_DATABASE="SQLite and PostgreSQL" BENCH_NOTE="$MODE mode ($BENCH_SIZES); each engine against its own server; peer: $PEER_VERSIONS under gunicorn (2 workers, gthread, 4 threads each) on SQLite, the same wrk client; peer RSS is the sum of gunicorn's processes; rates of walks count 200 answers, each serial used once." \
     python3 bench/report.py "$RESULTS" bench/results/suite "Benchmark suite ($MODE mode)" "$SPEC" "$FIGURES" >/dev/null
 ELAPSED=$(($(date +%s) - STARTED))
