@@ -196,10 +196,8 @@ enum RedemptionBatch {
         guard !requests.isEmpty else { return [:] }
         var found: [TokenKey: FoundToken] = [:]
         for chunk in requests.chunked(200) {
-            // Both key columns, so that the (operator_id, token_hash) index answers.
-            let operators = Set(chunk.map(\.operatorId)).sorted()
             let rows = try await db.rows(PostgresActivationStatements.Tokens(operators: chunk.map(\.operatorId), hashes: chunk.map(\.tokenHash)),
-                                         portable: portableTokens(operators, chunk))
+                                         portable: portableTokens(chunk))
             for row in rows {
                 let token = try SQLStore.activationToken(from: row)
                 found[TokenKey(token.operatorId, try row.decode(column: "token_hash", as: String.self))] = FoundToken(
@@ -210,7 +208,9 @@ enum RedemptionBatch {
         return found
     }
 
-    static func portableTokens(_ operators: [Int64], _ chunk: ArraySlice<RedemptionRequest>) -> SQLQueryString {
+    /// Both key columns, so that the (operator_id, token_hash) index answers.
+    static func portableTokens(_ chunk: ArraySlice<RedemptionRequest>) -> SQLQueryString {
+        let operators = Set(chunk.map(\.operatorId)).sorted()
         var query = SQLQueryString("\(unsafeRaw: tokenSelect) WHERE t.operator_id IN (\(unsafeRaw: operators.map(String.init).joined(separator: ","))) AND t.token_hash IN (")
         for (index, request) in chunk.enumerated() {
             if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
